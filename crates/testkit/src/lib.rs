@@ -156,12 +156,18 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("bucket-"));
         assert_eq!(a.len(), "bucket-".len() + 16);
-        assert!(a.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        );
     }
 
     #[test]
     fn missing_service_error_names_scripts_test() {
-        let err = Error::Missing { service: Service::S3, var: Service::S3.env_var() };
+        let err = Error::Missing {
+            service: Service::S3,
+            var: Service::S3.env_var(),
+        };
         let text = err.to_string();
         assert!(text.contains("scripts/test"), "{text}");
         assert!(text.contains("COFFER_TEST_S3_ENDPOINT"), "{text}");

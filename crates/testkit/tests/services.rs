@@ -5,9 +5,15 @@ use aws_sdk_s3::primitives::ByteStream;
 
 #[tokio::test]
 async fn s3_put_then_get_round_trips_through_moto() {
-    let s3 = coffer_testkit::s3_client().await.unwrap_or_else(|e| panic!("{e}"));
+    let s3 = coffer_testkit::s3_client()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let bucket = coffer_testkit::unique_name("testkit");
-    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
 
     let body = b"coffer testkit wiring".to_vec();
     s3.put_object()
@@ -34,7 +40,9 @@ async fn s3_put_then_get_round_trips_through_moto() {
 
 #[tokio::test]
 async fn kms_generate_data_key_then_decrypt_round_trips_through_moto() {
-    let kms = coffer_testkit::kms_client().await.unwrap_or_else(|e| panic!("{e}"));
+    let kms = coffer_testkit::kms_client()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let key_id = kms
         .create_key()
         .description("coffer-testkit wiring")
@@ -76,18 +84,25 @@ async fn kms_generate_data_key_then_decrypt_round_trips_through_moto() {
         .encryption_context("org", "00D000000000002EAA")
         .send()
         .await;
-    assert!(wrong.is_err(), "decrypt with a different encryption context must fail");
+    assert!(
+        wrong.is_err(),
+        "decrypt with a different encryption context must fail"
+    );
 }
 
 #[tokio::test]
 async fn postgres_answers_a_query() {
     let url = coffer_testkit::postgres_url().unwrap_or_else(|e| panic!("{e}"));
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect to PostgreSQL");
-    let table = coffer_testkit::unique_name("probe").replace('-', "_");
-    sqlx::query(&format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, note TEXT NOT NULL)"))
-        .execute(&pool)
+    let pool = sqlx::PgPool::connect(&url)
         .await
-        .expect("create table");
+        .expect("connect to PostgreSQL");
+    let table = coffer_testkit::unique_name("probe").replace('-', "_");
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, note TEXT NOT NULL)"
+    ))
+    .execute(&pool)
+    .await
+    .expect("create table");
     sqlx::query(&format!("INSERT INTO {table} (id, note) VALUES ($1, $2)"))
         .bind(7_i64)
         .bind("wired")
@@ -100,5 +115,8 @@ async fn postgres_answers_a_query() {
         .await
         .expect("select");
     assert_eq!(note, "wired");
-    sqlx::query(&format!("DROP TABLE {table}")).execute(&pool).await.expect("drop table");
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await
+        .expect("drop table");
 }
