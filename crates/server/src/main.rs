@@ -4,9 +4,10 @@
 //! The binary is thin: it parses arguments and calls the library crates. Commands whose
 //! capability has not landed say so and exit non-zero rather than pretend.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Encrypted, verifiable backup and archive of Salesforce org data.
 #[derive(Debug, Parser)]
@@ -21,6 +22,71 @@ enum Command {
     /// Back up a simulated org into ./coffer-demo, change it, back it up again, and show
     /// what happened.
     Demo,
+    /// Work with the tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify an audit log against its signed checkpoints (and, optionally, the stored
+    /// personal-data payloads). Exits 0 when verified, 1 naming the first bad entry, 2 when
+    /// the inputs cannot be read.
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct AuditVerifyArgs {
+    /// The log: a directory of segment files or a single log file.
+    #[arg(long)]
+    log: PathBuf,
+    /// Directory of signed checkpoints (`<size>.checkpoint`).
+    #[arg(long)]
+    checkpoints: Option<PathBuf>,
+    /// The log's public key: a verifier-key text `name+keyid+base64`, a base64 Ed25519
+    /// public key, or a file holding either.
+    #[arg(long)]
+    public_key: String,
+    /// Directory of personal-data payloads (`<seq>.payload`) to check against the log.
+    #[arg(long)]
+    payloads: Option<PathBuf>,
+    /// Accept entries after the last checkpoint (a log that was not shut down cleanly).
+    #[arg(long)]
+    allow_unanchored_tail: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `coffer audit verify`: loading and checking live in `coffer-audit`; this only reports.
+fn audit_verify(args: AuditVerifyArgs) -> ExitCode {
+    let paths = coffer_audit::offline::VerifyPaths {
+        log: args.log,
+        checkpoints: args.checkpoints,
+        public_key: args.public_key,
+        payloads: args.payloads,
+        options: coffer_audit::verify::Options {
+            allow_unanchored_tail: args.allow_unanchored_tail,
+        },
+    };
+    match coffer_audit::offline::verify_paths(&paths) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
+            if report.is_verified() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("coffer audit verify: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// What `coffer demo` will do once the engine lands (issue 11).
@@ -45,5 +111,6 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+        Command::Audit(AuditCommand::Verify(args)) => audit_verify(args),
     }
 }
