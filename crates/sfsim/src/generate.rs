@@ -538,6 +538,22 @@ impl<'v> Generator<'v> {
     }
 
     /// A creation time after `parent_created` and before now.
+    /// `count` children of random accounts, as (creation time, account index), oldest first:
+    /// the drafting step shared by every object whose parent is always an Account.
+    fn account_children(&self, rng: &mut ChaCha8Rng, count: usize) -> Vec<(i64, usize)> {
+        let mut drafts: Vec<(i64, usize)> = (0..count)
+            .map(|_| {
+                let account = self.pick_account(rng);
+                (
+                    Self::child_time(rng, self.accounts[account].created),
+                    account,
+                )
+            })
+            .collect();
+        drafts.sort_by_key(|d| d.0);
+        drafts
+    }
+
     fn child_time(rng: &mut ChaCha8Rng, parent_created: i64) -> i64 {
         parent_created + 60 + rng.random_range(0..(NOW_EPOCH_SECONDS - parent_created - 60).max(1))
     }
@@ -662,16 +678,7 @@ impl<'v> Generator<'v> {
 
     fn opportunities(&mut self, count: usize) -> Result<Vec<Record>, Error> {
         let mut rng = object_rng(self.seed, 4);
-        let mut drafts: Vec<(i64, usize)> = (0..count)
-            .map(|_| {
-                let account = self.pick_account(&mut rng);
-                (
-                    Self::child_time(&mut rng, self.accounts[account].created),
-                    account,
-                )
-            })
-            .collect();
-        drafts.sort_by_key(|d| d.0);
+        let drafts = self.account_children(&mut rng, count);
         let ids = self.allocate(&mut rng, "006", count)?;
         let mut records = Vec::with_capacity(count);
         for (id, (created, account)) in ids.into_iter().zip(drafts) {
@@ -762,16 +769,7 @@ impl<'v> Generator<'v> {
 
     fn cases(&mut self, count: usize) -> Result<Vec<Record>, Error> {
         let mut rng = object_rng(self.seed, 5);
-        let mut drafts: Vec<(i64, usize)> = (0..count)
-            .map(|_| {
-                let account = self.pick_account(&mut rng);
-                (
-                    Self::child_time(&mut rng, self.accounts[account].created),
-                    account,
-                )
-            })
-            .collect();
-        drafts.sort_by_key(|d| d.0);
+        let drafts = self.account_children(&mut rng, count);
         let ids = self.allocate(&mut rng, "500", count)?;
         let first_number = rng.random_range(1000..20_000u32);
         let mut records = Vec::with_capacity(count);
@@ -945,16 +943,7 @@ impl<'v> Generator<'v> {
 
     fn projects(&mut self, count: usize) -> Result<Vec<Record>, Error> {
         let mut rng = object_rng(self.seed, 7);
-        let mut drafts: Vec<(i64, usize)> = (0..count)
-            .map(|_| {
-                let account = self.pick_account(&mut rng);
-                (
-                    Self::child_time(&mut rng, self.accounts[account].created),
-                    account,
-                )
-            })
-            .collect();
-        drafts.sort_by_key(|d| d.0);
+        let drafts = self.account_children(&mut rng, count);
         let ids = self.allocate(&mut rng, "a0X", count)?;
         let mut records = Vec::with_capacity(count);
         for (id, (created, account)) in ids.into_iter().zip(drafts) {
