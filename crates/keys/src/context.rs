@@ -153,6 +153,8 @@ impl EncryptionContext {
         }
     }
 
+    /// The pairs as a map (AWS KMS takes the context as one).
+    #[cfg(feature = "aws-kms")]
     pub(crate) fn as_map(&self) -> &BTreeMap<String, String> {
         &self.0
     }

@@ -95,9 +95,10 @@ pub use coffer_envelope::DataKey;
 pub use context::{EncryptionContext, MAX_ORG_ID_LEN, OrgId};
 pub use error::{Error, MasterKeyError, Result};
 pub use event::{KeyEvent, KeyEventKind};
+#[cfg(feature = "aws-kms")]
+pub use kms::{AwsKms, AwsKmsConfig};
 pub use kms::{
-    AwsKms, AwsKmsConfig, DEFAULT_LOCAL_KEY_ID, GeneratedKey, Kms, LocalKms, MASTER_KEY_ENV,
-    MASTER_KEY_FILE_ENV,
+    DEFAULT_LOCAL_KEY_ID, GeneratedKey, Kms, LocalKms, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV,
 };
 pub use manager::{KeyCacheStats, KeyManager, KeyManagerBuilder, NewDataKey, RingOptions};
 pub use rewrap::{

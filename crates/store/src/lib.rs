@@ -55,6 +55,7 @@ mod object_store;
 mod replication;
 mod residency;
 mod retry;
+#[cfg(feature = "s3")]
 mod s3;
 mod types;
 
@@ -69,6 +70,7 @@ pub use object_store::{ObjectStore, list_by_pages};
 pub use replication::{ContentDigest, Mismatch, Replicated, ReplicationReport, verify_replication};
 pub use residency::{Region, ResidencyLayer};
 pub use retry::{Retry, RetryPolicy};
+#[cfg(feature = "s3")]
 pub use s3::{Encryption, MIN_PART_SIZE, S3, S3Config, S3Credentials, SseCustomerKey};
 pub use types::{
     ByteRange, ByteStream, Capabilities, ListPage, ObjectMeta, ObjectReader, PageToken, PutMode,

@@ -27,6 +27,9 @@ pub enum Service {
     Kms,
     /// A throwaway PostgreSQL cluster.
     Postgres,
+    /// A Python interpreter with `simple-salesforce` installed: an independent Salesforce
+    /// client that drives `coffer-sfsim` in fidelity tests.
+    SimpleSalesforce,
 }
 
 impl Service {
@@ -36,6 +39,7 @@ impl Service {
             Service::S3 => "COFFER_TEST_S3_ENDPOINT",
             Service::Kms => "COFFER_TEST_KMS_ENDPOINT",
             Service::Postgres => "COFFER_TEST_POSTGRES_URL",
+            Service::SimpleSalesforce => "COFFER_TEST_PYTHON",
         }
     }
 }
@@ -46,6 +50,7 @@ impl fmt::Display for Service {
             Service::S3 => "S3 (moto_server)",
             Service::Kms => "KMS (moto_server)",
             Service::Postgres => "PostgreSQL",
+            Service::SimpleSalesforce => "Python with simple-salesforce",
         })
     }
 }
@@ -120,6 +125,11 @@ pub async fn kms_client() -> Result<aws_sdk_kms::Client, Error> {
 /// The PostgreSQL URL of the throwaway cluster.
 pub fn postgres_url() -> Result<String, Error> {
     endpoint(Service::Postgres)
+}
+
+/// The Python interpreter (a path) that has `simple-salesforce` installed.
+pub fn python() -> Result<String, Error> {
+    endpoint(Service::SimpleSalesforce)
 }
 
 /// A name no other test run will pick: `prefix` plus 16 random hex digits, lowercase, so it

@@ -1,5 +1,6 @@
 //! The [`Kms`] seam: a root key service that wraps and unwraps keys under an encryption context.
 
+#[cfg(feature = "aws-kms")]
 mod aws;
 mod local;
 
@@ -13,6 +14,7 @@ use crate::context::EncryptionContext;
 use crate::error::Result;
 use crate::wrap::WrappedKey;
 
+#[cfg(feature = "aws-kms")]
 pub use aws::{AwsKms, AwsKmsConfig};
 pub use local::{DEFAULT_LOCAL_KEY_ID, LocalKms, MASTER_KEY_ENV, MASTER_KEY_FILE_ENV};
 
