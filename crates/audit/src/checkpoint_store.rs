@@ -5,9 +5,9 @@
 //! checkpoints, so recomputing the log or cutting its tail shows. Writes are create-only.
 //!
 //! Two implementations live here: [`DirCheckpointStore`] (create-only files in a directory)
-//! and [`MemoryCheckpointStore`]. An adapter over `coffer_store::ObjectStore` (S3 with
-//! object lock in compliance mode, so not even the bucket owner can delete a checkpoint before
-//! its retention date) is added when `coffer-store` lands; this trait is its seam.
+//! and [`MemoryCheckpointStore`]. The adapter over `coffer_store::ObjectStore` (S3 with object
+//! lock in compliance mode, so not even the bucket owner can delete a checkpoint before its
+//! retention date) is `coffer_engine::audit_trail::StoreCheckpoints`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -66,12 +66,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # What is pending elsewhere
+//! # Composed elsewhere
 //!
-//! - The checkpoint signing seed is taken as a zeroizing secret; wrapping it with
-//!   `coffer-keys` is the composition layer's job (this crate may not depend on it).
-//! - An `ObjectStore` (S3 object lock) adapter for [`CheckpointStore`] arrives with
-//!   `coffer-store`.
+//! This crate depends on none of Coffer's other crates. `coffer_engine::audit_trail` composes
+//! it with them: `StoreCheckpoints` (a [`CheckpointStore`] on any `coffer_store::ObjectStore`,
+//! under S3 object lock in compliance mode where available), `SealedPayloads` (a
+//! [`PayloadStore`] sealing each opening with `coffer-envelope` under an org data key, so
+//! erasure is final) and `SigningKeyVault` (the checkpoint-signing seed sealed under the org's
+//! `coffer-keys` ring).
 
 mod error;
 mod fsutil;

@@ -145,8 +145,9 @@ impl Opening {
 
 /// Where openings live: a store separate from the log, whose entries can be erased.
 ///
-/// Openings hold personal data; a production store seals them (the composition layer wraps
-/// this trait with `coffer-envelope` encryption, so that erasing also crypto-shreds).
+/// Openings hold personal data; a production store seals them
+/// (`coffer_engine::audit_trail::SealedPayloads` seals each with `coffer-envelope` under its
+/// own data key, so that erasing also crypto-shreds).
 #[async_trait]
 pub trait PayloadStore: Send + Sync {
     /// Stores the opening of event `seq`. Create-only: an existing payload is an error.

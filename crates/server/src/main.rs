@@ -40,9 +40,18 @@ struct AuditVerifyArgs {
     /// The log: a directory of segment files or a single log file.
     #[arg(long)]
     log: PathBuf,
-    /// Directory of signed checkpoints (`<size>.checkpoint`).
-    #[arg(long)]
-    checkpoints: Option<PathBuf>,
+    /// Signed checkpoints (`<size>.checkpoint`): a directory (for a `LocalFs` object store,
+    /// `ROOT/objects/<prefix>`), or `s3://BUCKET/PREFIX` read through the S3 API (credentials
+    /// from the standard AWS chain).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    checkpoints: Option<String>,
+    /// Endpoint of an S3-compatible service for `s3://` locations (path-style addressing);
+    /// AWS when absent.
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// Region of the bucket of `s3://` locations.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    s3_region: String,
     /// The log's public key: a verifier-key text `name+keyid+base64`, a base64 Ed25519
     /// public key, or a file holding either.
     #[arg(long)]
@@ -58,18 +67,26 @@ struct AuditVerifyArgs {
     json: bool,
 }
 
-/// `coffer audit verify`: loading and checking live in `coffer-audit`; this only reports.
+/// `coffer audit verify`: loading and checking live in `coffer-audit` (and, for checkpoints in
+/// S3, `coffer-engine`); this only reports.
 fn audit_verify(args: AuditVerifyArgs) -> ExitCode {
-    let paths = coffer_audit::offline::VerifyPaths {
-        log: args.log,
-        checkpoints: args.checkpoints,
-        public_key: args.public_key,
-        payloads: args.payloads,
-        options: coffer_audit::verify::Options {
-            allow_unanchored_tail: args.allow_unanchored_tail,
-        },
+    let options = coffer_audit::verify::Options {
+        allow_unanchored_tail: args.allow_unanchored_tail,
     };
-    match coffer_audit::offline::verify_paths(&paths) {
+    let result = match args.checkpoints.as_deref().map(parse_s3_location) {
+        Some(Some((bucket, prefix))) => verify_with_s3_checkpoints(&args, bucket, prefix, options),
+        _ => {
+            let paths = coffer_audit::offline::VerifyPaths {
+                log: args.log.clone(),
+                checkpoints: args.checkpoints.as_ref().map(PathBuf::from),
+                public_key: args.public_key.clone(),
+                payloads: args.payloads.clone(),
+                options,
+            };
+            coffer_audit::offline::verify_paths(&paths).map_err(|e| e.to_string())
+        }
+    };
+    match result {
         Ok(report) => {
             if args.json {
                 println!("{}", report.to_json());
@@ -87,6 +104,72 @@ fn audit_verify(args: AuditVerifyArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `s3://BUCKET/PREFIX` as `(BUCKET, PREFIX)`; `None` for anything else (a directory).
+fn parse_s3_location(location: &str) -> Option<(&str, &str)> {
+    let rest = location.strip_prefix("s3://")?;
+    Some(rest.split_once('/').unwrap_or((rest, "")))
+}
+
+/// Verifies the local log against checkpoints read from `s3://bucket/prefix`.
+fn verify_with_s3_checkpoints(
+    args: &AuditVerifyArgs,
+    bucket: &str,
+    prefix: &str,
+    options: coffer_audit::verify::Options,
+) -> Result<coffer_audit::Report, String> {
+    use coffer_audit::offline;
+
+    let log = offline::read_log(&args.log).map_err(|e| e.to_string())?;
+    let notes = read_s3_checkpoints(args, bucket, prefix)?;
+    let key_text =
+        std::fs::read_to_string(&args.public_key).unwrap_or_else(|_| args.public_key.clone());
+    // A raw public key takes its name from the checkpoints' origin line, as in `verify_paths`.
+    let origin = notes
+        .first()
+        .and_then(|note| coffer_audit::SignedNote::parse(note).ok())
+        .and_then(|note| note.text.split('\n').next().map(str::to_owned));
+    let verifier =
+        offline::parse_public_key(&key_text, origin.as_deref()).map_err(|e| e.to_string())?;
+    let payloads = match &args.payloads {
+        Some(dir) => Some(offline::read_payload_dir(dir).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(coffer_audit::verify_log(
+        &log,
+        &notes,
+        &verifier,
+        payloads
+            .as_ref()
+            .map(|p| p as &dyn coffer_audit::verify::PayloadSource),
+        options,
+    ))
+}
+
+/// Every checkpoint under `prefix` in `bucket`, ascending by tree size.
+fn read_s3_checkpoints(
+    args: &AuditVerifyArgs,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Vec<u8>>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("start the I/O runtime: {e}"))?;
+    runtime.block_on(async {
+        let mut config = coffer_store::S3Config::new(bucket, args.s3_region.as_str());
+        if let Some(endpoint) = &args.s3_endpoint {
+            config = config.with_endpoint(endpoint).with_path_style(true);
+        }
+        let store = std::sync::Arc::new(coffer_store::S3::connect(config).await);
+        let checkpoints = coffer_engine::audit_trail::StoreCheckpoints::new(store, prefix)
+            .map_err(|e| e.to_string())?;
+        let all = coffer_audit::checkpoint_store::load_all(&checkpoints)
+            .await
+            .map_err(|e| format!("read checkpoints from s3://{bucket}/{prefix}: {e}"))?;
+        Ok(all.into_iter().map(|(_, note)| note).collect())
+    })
 }
 
 /// What `coffer demo` will do once the engine lands (issue 11).

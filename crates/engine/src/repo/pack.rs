@@ -1,0 +1,255 @@
+//! Pack plaintext (`docs/format/repository.md` §4.2): compressed blocks of record lines, then a
+//! block table and a fixed footer. Sealing is the repository's business; this module builds and
+//! parses the plaintext only.
+
+use coffer_compress::{Compressor, Decompressor, DictionarySet};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+const FOOTER_MAGIC: &[u8; 4] = b"CFPK";
+const VERSION: u8 = 1;
+/// Footer: table length (u32be), magic, version.
+const FOOTER_LEN: usize = 4 + 4 + 1;
+
+/// One block of a pack: records of one object type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockInfo {
+    /// The object type of every record in the block.
+    pub object: String,
+    /// Plaintext offset of the block in the pack.
+    pub offset: u64,
+    /// Length of the (compressed) block.
+    pub length: u32,
+    /// Number of record lines in the block.
+    pub records: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    blocks: Vec<BlockInfo>,
+}
+
+/// Builds one pack's plaintext block by block.
+#[derive(Debug, Default)]
+pub struct PackBuilder {
+    plaintext: Vec<u8>,
+    blocks: Vec<BlockInfo>,
+    scratch: Vec<u8>,
+}
+
+impl PackBuilder {
+    /// An empty pack.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Plaintext bytes so far (blocks only).
+    pub fn len(&self) -> usize {
+        self.plaintext.len()
+    }
+
+    /// Whether no block was added.
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// Appends a block holding `lines` (canonical records, without their newline) of `object`,
+    /// compressed by `compressor` (which carries the object's dictionary, if any).
+    pub fn push_block<L: AsRef<[u8]>>(
+        &mut self,
+        object: &str,
+        lines: &[L],
+        compressor: &mut Compressor,
+    ) -> Result<BlockInfo> {
+        if lines.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a block needs at least one record".into(),
+            ));
+        }
+        self.scratch.clear();
+        for line in lines {
+            let line = line.as_ref();
+            if line.contains(&b'\n') {
+                return Err(Error::InvalidArgument(
+                    "a canonical record cannot contain a raw newline".into(),
+                ));
+            }
+            self.scratch.extend_from_slice(line);
+            self.scratch.push(b'\n');
+        }
+        let offset = self.plaintext.len();
+        compressor
+            .compress_into(&self.scratch, &mut self.plaintext)
+            .map_err(Error::Compress)?;
+        let too_big = || Error::InvalidArgument("block larger than 4 GiB".into());
+        let info = BlockInfo {
+            object: object.to_owned(),
+            offset: u64::try_from(offset).map_err(|_| too_big())?,
+            length: u32::try_from(self.plaintext.len() - offset).map_err(|_| too_big())?,
+            records: u32::try_from(lines.len()).map_err(|_| too_big())?,
+        };
+        self.blocks.push(info.clone());
+        Ok(info)
+    }
+
+    /// The finished plaintext (blocks, table, footer) and the block table.
+    pub fn finish(mut self) -> Result<(Vec<u8>, Vec<BlockInfo>)> {
+        let table = serde_json::to_vec(&Table {
+            blocks: self.blocks.clone(),
+        })
+        .map_err(|e| Error::InvalidArgument(format!("pack table: {e}")))?;
+        let table_len = u32::try_from(table.len())
+            .map_err(|_| Error::InvalidArgument("pack table larger than 4 GiB".into()))?;
+        self.plaintext.extend_from_slice(&table);
+        self.plaintext.extend_from_slice(&table_len.to_be_bytes());
+        self.plaintext.extend_from_slice(FOOTER_MAGIC);
+        self.plaintext.push(VERSION);
+        Ok((self.plaintext, self.blocks))
+    }
+}
+
+/// Parses a whole pack's plaintext: the block table, checked to tile the bytes before it.
+pub fn parse_table(plaintext: &[u8]) -> Result<Vec<BlockInfo>> {
+    let corrupt = |reason: String| Error::Corrupt {
+        what: "pack".into(),
+        reason,
+    };
+    let footer_start = plaintext
+        .len()
+        .checked_sub(FOOTER_LEN)
+        .ok_or_else(|| corrupt("shorter than its footer".into()))?;
+    let footer = &plaintext[footer_start..];
+    if &footer[4..8] != FOOTER_MAGIC {
+        return Err(corrupt("bad footer magic".into()));
+    }
+    if footer[8] != VERSION {
+        return Err(Error::UnsupportedVersion {
+            what: "pack",
+            version: u32::from(footer[8]),
+        });
+    }
+    let table_len = usize::try_from(u32::from_be_bytes([
+        footer[0], footer[1], footer[2], footer[3],
+    ]))
+    .map_err(|_| corrupt("table length does not fit".into()))?;
+    let table_start = footer_start
+        .checked_sub(table_len)
+        .ok_or_else(|| corrupt("table longer than the pack".into()))?;
+    let table: Table = serde_json::from_slice(&plaintext[table_start..footer_start])
+        .map_err(|e| corrupt(format!("block table: {e}")))?;
+    let mut expected = 0u64;
+    for block in &table.blocks {
+        if block.offset != expected || block.length == 0 || block.records == 0 {
+            return Err(corrupt(format!(
+                "block at {} does not follow the previous one (expected {expected})",
+                block.offset
+            )));
+        }
+        expected += u64::from(block.length);
+    }
+    if expected != table_start as u64 {
+        return Err(corrupt("blocks do not end where the table starts".into()));
+    }
+    Ok(table.blocks)
+}
+
+/// Decompresses a block and splits it into its record lines (without newlines).
+pub fn block_records(
+    block: &[u8],
+    expected_records: u32,
+    decompressor: &mut Decompressor,
+    dictionaries: &DictionarySet,
+) -> Result<Vec<Vec<u8>>> {
+    let content = decompressor
+        .decompress(block, dictionaries)
+        .map_err(Error::Compress)?;
+    let body = content.strip_suffix(b"\n").ok_or_else(|| Error::Corrupt {
+        what: "block".into(),
+        reason: "content does not end with a newline".into(),
+    })?;
+    let lines: Vec<Vec<u8>> = body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    if lines.len() != expected_records as usize {
+        return Err(Error::Corrupt {
+            what: "block".into(),
+            reason: format!(
+                "{} records where the table says {expected_records}",
+                lines.len()
+            ),
+        });
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coffer_compress::{Level, Limits};
+
+    fn lines(object: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!(r#"{{"attributes":{{"type":"{object}"}},"Id":"001{i:015}","N":{i}}}"#))
+            .collect()
+    }
+
+    #[test]
+    fn blocks_round_trip_through_the_table() {
+        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut builder = PackBuilder::new();
+        let a = lines("Account", 50);
+        let c = lines("Contact", 20);
+        builder.push_block("Account", &a, &mut compressor).unwrap();
+        builder.push_block("Contact", &c, &mut compressor).unwrap();
+        let (plaintext, blocks) = builder.finish().unwrap();
+        assert_eq!(parse_table(&plaintext).unwrap(), blocks);
+
+        let mut decompressor = Decompressor::new(Limits::new(1 << 20)).unwrap();
+        let block = &blocks[1];
+        let bytes = &plaintext[block.offset as usize..][..block.length as usize];
+        let records = block_records(
+            bytes,
+            block.records,
+            &mut decompressor,
+            &DictionarySet::new(),
+        )
+        .unwrap();
+        assert_eq!(records[19], c[19].as_bytes());
+        // A wrong record count is corruption, not a silent short read.
+        assert!(block_records(bytes, 21, &mut decompressor, &DictionarySet::new()).is_err());
+    }
+
+    #[test]
+    fn damaged_tables_are_refused() {
+        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut builder = PackBuilder::new();
+        builder
+            .push_block("Account", &lines("Account", 5), &mut compressor)
+            .unwrap();
+        let (plaintext, _) = builder.finish().unwrap();
+        for cut in 0..FOOTER_LEN + 3 {
+            assert!(parse_table(&plaintext[..plaintext.len() - cut - 1]).is_err());
+        }
+        let mut version = plaintext.clone();
+        let last = version.len() - 1;
+        version[last] = 9;
+        assert!(matches!(
+            parse_table(&version),
+            Err(Error::UnsupportedVersion { .. })
+        ));
+        assert!(parse_table(&[]).is_err());
+    }
+
+    #[test]
+    fn newlines_inside_records_are_refused() {
+        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut builder = PackBuilder::new();
+        assert!(builder.push_block("A", &["a\nb"], &mut compressor).is_err());
+        assert!(
+            builder
+                .push_block::<&str>("A", &[], &mut compressor)
+                .is_err()
+        );
+    }
+}
