@@ -49,6 +49,42 @@ pub enum Error {
         org: String,
     },
 
+    /// `init` found a repository already there.
+    #[error("a Coffer repository already exists here")]
+    RepositoryExists,
+
+    /// There is no repository config where one was expected.
+    #[error("no Coffer repository here (no `config` object); create one with `coffer init`")]
+    NotARepository,
+
+    /// The repository holds no org with this id.
+    #[error("the repository holds no org {org}")]
+    UnknownOrg {
+        /// The org id asked for.
+        org: String,
+    },
+
+    /// No snapshot with this number.
+    #[error("no snapshot {seq}")]
+    UnknownSnapshot {
+        /// The snapshot number.
+        seq: u64,
+    },
+
+    /// Another run committed this snapshot number first; nothing of this run is visible.
+    #[error("snapshot {seq} was committed by another run first")]
+    Conflict {
+        /// The contested snapshot number.
+        seq: u64,
+    },
+
+    /// A content-named object does not hash to its name: it was altered or swapped.
+    #[error("{key} does not match its content name: altered or replaced")]
+    Tampered {
+        /// The object key.
+        key: String,
+    },
+
     /// A stored repository object is malformed (it authenticated, so this is a bug or a
     /// format this version misreads, not tampering).
     #[error("{what} is corrupt: {reason}")]

@@ -62,6 +62,7 @@
 //! ```
 
 mod error;
+mod sealed;
 
 pub mod audit_trail;
 pub mod repo;

@@ -32,10 +32,10 @@ use std::collections::BTreeMap;
 
 use coffer_audit::verify::{Options, PayloadSource, Report, verify_log};
 use coffer_audit::{CheckpointStore, NoteVerifier, PayloadStore};
-use coffer_keys::{EncryptionContext, KeyManager, OrgId, WrappedDek};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::sealed::{open, seal};
 
 pub use checkpoints::StoreCheckpoints;
 pub use payloads::SealedPayloads;
@@ -62,40 +62,6 @@ fn folder(prefix: &str) -> Result<String> {
     let folder = format!("{trimmed}/");
     coffer_store::validate_prefix(&folder)?;
     Ok(folder)
-}
-
-/// Seals `plaintext` under a fresh data key of `org` bound to `context`. The wrapped data key
-/// travels in the envelope header (its key reference), so the sealed object is self-contained
-/// and deleting it destroys the only copy of its key.
-async fn seal(
-    keys: &KeyManager,
-    org: &OrgId,
-    context: &EncryptionContext,
-    plaintext: &[u8],
-) -> Result<Vec<u8>> {
-    let dek = keys.generate_data_key(org, context).await?;
-    coffer_envelope::seal(
-        &dek.key,
-        dek.wrapped.as_bytes(),
-        &context.canonical_bytes(),
-        plaintext,
-    )
-    .map_err(|_| Error::Crypto("sealing"))
-}
-
-/// Opens what [`seal`] made, presenting `context` again.
-async fn open(
-    keys: &KeyManager,
-    org: &OrgId,
-    context: &EncryptionContext,
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    let header = coffer_envelope::Header::parse(sealed).map_err(|_| Error::Crypto("opening"))?;
-    let wrapped = WrappedDek::from_bytes(header.key_ref()).map_err(|_| Error::Crypto("opening"))?;
-    let key = keys.unwrap_data_key(org, &wrapped, context).await?;
-    coffer_envelope::open(&key, &context.canonical_bytes(), sealed)
-        .map(Zeroizing::new)
-        .map_err(|_| Error::Crypto("opening"))
 }
 
 /// A failure of this crate, carried through a `coffer-audit` trait.

@@ -42,8 +42,8 @@ pub struct RepoConfig {
     pub version: u32,
     /// Random repository id (32 lowercase hex digits).
     pub id: String,
-    /// RFC 3339 creation time.
-    pub created_at: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
     /// The root key.
     pub root_key: RootKey,
 }
@@ -261,7 +261,7 @@ mod tests {
             format: CONFIG_FORMAT.into(),
             version: 1,
             id: "0".repeat(32),
-            created_at: "2026-11-22T23:10:00Z".into(),
+            created_ms: 1_795_388_400_000,
             root_key: RootKey::Local {
                 key_id: "local".into(),
             },

@@ -1,10 +1,18 @@
 //! The repository format (`docs/format/repository.md`): the codecs of its stored structures.
 //!
-//! What exists so far is the format layer, pure and synchronous: [`index`] segments,
-//! [`pack`] plaintext, [`record`] canonicalisation and digests, and the [`manifest`] documents.
-//! Backup, point-in-time reads and verification on top of them come with the rest of issue 11.
+//! The format layer is pure and synchronous: [`index`] segments, [`pack`] plaintext, [`record`]
+//! canonicalisation and digests, and the [`manifest`] documents. [`store`] puts them in an
+//! object store ([`Repository`], [`OrgRepo`]: config, org descriptors, sealed content-named
+//! objects, create-only snapshot commits) and [`snapshot`] writes a run's versions and reads a
+//! record as of a snapshot. The backup driver (Salesforce to snapshot), `verify` and the CLI
+//! come with the rest of issue 11.
 
 pub mod index;
 pub mod manifest;
 pub mod pack;
 pub mod record;
+pub mod snapshot;
+pub mod store;
+
+pub use snapshot::{SnapshotWriter, StoredVersion};
+pub use store::{ContentKind, ContentName, OrgRepo, Repository};

@@ -157,9 +157,8 @@ pub fn parse_table(plaintext: &[u8]) -> Result<Vec<BlockInfo>> {
 }
 
 /// Decompresses a block and splits it into its record lines (without newlines).
-pub fn block_records(
+pub fn block_lines(
     block: &[u8],
-    expected_records: u32,
     decompressor: &mut Decompressor,
     dictionaries: &DictionarySet,
 ) -> Result<Vec<Vec<u8>>> {
@@ -170,7 +169,17 @@ pub fn block_records(
         what: "block".into(),
         reason: "content does not end with a newline".into(),
     })?;
-    let lines: Vec<Vec<u8>> = body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    Ok(body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect())
+}
+
+/// [`block_lines`], checked against the number of records the block table gives.
+pub fn block_records(
+    block: &[u8],
+    expected_records: u32,
+    decompressor: &mut Decompressor,
+    dictionaries: &DictionarySet,
+) -> Result<Vec<Vec<u8>>> {
+    let lines = block_lines(block, decompressor, dictionaries)?;
     if lines.len() != expected_records as usize {
         return Err(Error::Corrupt {
             what: "block".into(),

@@ -1,0 +1,489 @@
+//! The repository in an object store (`docs/format/repository.md` §1–§3, §7): the config, org
+//! descriptors, sealed content-named objects, ranged reads of packs and the create-only commit
+//! of snapshot manifests.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coffer_keys::{EncryptionContext, KeyManager, OrgId, RingOptions};
+use coffer_store::{ByteRange, ObjectKey, ObjectStore, PutOptions};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::manifest::{CONFIG_FORMAT, FORMAT_VERSION, Manifest, RepoConfig, RootKey};
+use crate::error::{Error, Result};
+use crate::sealed::{data_key, open, seal};
+
+/// Name of the config object.
+pub const CONFIG_KEY: &str = "config";
+
+/// The kinds of content-named sealed objects, with their folder and sealing purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// Packs of record blocks.
+    Pack,
+    /// Index segments.
+    Index,
+    /// Compression dictionaries.
+    Dictionary,
+}
+
+impl ContentKind {
+    fn folder(self) -> &'static str {
+        match self {
+            ContentKind::Pack => "packs",
+            ContentKind::Index => "index",
+            ContentKind::Dictionary => "dicts",
+        }
+    }
+
+    fn purpose(self) -> &'static str {
+        match self {
+            ContentKind::Pack => "pack",
+            ContentKind::Index => "index",
+            ContentKind::Dictionary => "dict",
+        }
+    }
+}
+
+/// A content name: SHA-256 of the stored (sealed) bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentName(pub [u8; 32]);
+
+impl ContentName {
+    /// The name of `stored` bytes.
+    pub fn of(stored: &[u8]) -> Self {
+        Self(Sha256::digest(stored).into())
+    }
+
+    /// Lowercase hex, as in store keys and manifests.
+    pub fn to_hex(&self) -> String {
+        hex_lower(&self.0)
+    }
+
+    /// Parses [`ContentName::to_hex`].
+    pub fn from_hex(text: &str) -> Result<Self> {
+        let bad = || Error::Corrupt {
+            what: "content name".into(),
+            reason: format!("{text:?} is not 64 lowercase hex digits"),
+        };
+        if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Self(out))
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// An opened repository.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    store: Arc<dyn ObjectStore>,
+    keys: KeyManager,
+    config: RepoConfig,
+}
+
+impl Repository {
+    /// Creates a repository in an empty `store` (create-only: an existing config is
+    /// [`Error::RepositoryExists`]).
+    pub async fn init(
+        store: Arc<dyn ObjectStore>,
+        keys: KeyManager,
+        root_key: RootKey,
+    ) -> Result<Self> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|_| Error::Crypto("generating the repository id"))?;
+        let config = RepoConfig {
+            format: CONFIG_FORMAT.to_owned(),
+            version: FORMAT_VERSION,
+            id: hex_lower(&id),
+            created_ms: now_ms(),
+            root_key,
+        };
+        let json = serde_json::to_vec_pretty(&config)
+            .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        match store
+            .put(
+                &object_key(CONFIG_KEY)?,
+                Bytes::from(json),
+                &PutOptions::create_only(),
+            )
+            .await
+        {
+            Ok(_) => Ok(Self {
+                store,
+                keys,
+                config,
+            }),
+            Err(coffer_store::Error::AlreadyExists { .. }) => Err(Error::RepositoryExists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens the repository in `store`.
+    pub async fn open(store: Arc<dyn ObjectStore>, keys: KeyManager) -> Result<Self> {
+        let bytes = match store.get(&object_key(CONFIG_KEY)?).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Err(Error::NotARepository),
+            Err(e) => return Err(e.into()),
+        };
+        let config = RepoConfig::from_json(&bytes)?;
+        Ok(Self {
+            store,
+            keys,
+            config,
+        })
+    }
+
+    /// The repository config.
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The org `org_id`, created (key ring and descriptor) if the repository does not hold it
+    /// yet.
+    pub async fn org_or_create(
+        &self,
+        org_id: &str,
+        name: &str,
+        instance_url: &str,
+    ) -> Result<OrgRepo> {
+        let org = OrgId::new(org_id)?;
+        match self.keys.create_ring(&org, RingOptions::new()).await {
+            Ok(_) | Err(coffer_keys::Error::RingExists { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut name_key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(name_key.as_mut()).map_err(|_| Error::Crypto("generating the name key"))?;
+        let descriptor = OrgDescriptor {
+            version: FORMAT_VERSION,
+            org_id: org_id.to_owned(),
+            name: name.to_owned(),
+            instance_url: instance_url.to_owned(),
+            name_key: hex_lower(name_key.as_ref()),
+            created_ms: now_ms(),
+        };
+        let repo = OrgRepo {
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+            org,
+            name_key,
+            name: name.to_owned(),
+        };
+        let key = repo.key("org")?;
+        let plaintext = Zeroizing::new(
+            serde_json::to_vec(&descriptor)
+                .map_err(|e| Error::InvalidArgument(format!("org descriptor: {e}")))?,
+        );
+        let sealed = seal(
+            &repo.keys,
+            &repo.org,
+            &repo.context("org", key.as_ref()),
+            &plaintext,
+        )
+        .await?;
+        match self
+            .store
+            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
+            .await
+        {
+            Ok(_) => Ok(repo),
+            // Already there: the stored descriptor (and its name key) is the one that counts.
+            Err(coffer_store::Error::AlreadyExists { .. }) => self.org(org_id).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The org `org_id`, which must exist.
+    pub async fn org(&self, org_id: &str) -> Result<OrgRepo> {
+        let org = OrgId::new(org_id)?;
+        let key = object_key(&format!("orgs/{org_id}/org"))?;
+        let sealed = match self.store.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => {
+                return Err(Error::UnknownOrg {
+                    org: org_id.to_owned(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let context = EncryptionContext::object(&org, key.as_ref(), "org");
+        let plaintext = open(&self.keys, &org, &context, &sealed).await?;
+        let descriptor: OrgDescriptor =
+            serde_json::from_slice(&plaintext).map_err(|e| Error::Corrupt {
+                what: format!("org descriptor of {org_id}"),
+                reason: e.to_string(),
+            })?;
+        if descriptor.version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                what: "org descriptor",
+                version: descriptor.version,
+            });
+        }
+        if descriptor.org_id != org_id {
+            return Err(Error::Corrupt {
+                what: format!("org descriptor of {org_id}"),
+                reason: format!("names org {}", descriptor.org_id),
+            });
+        }
+        let name_key = ContentName::from_hex(&descriptor.name_key)?;
+        Ok(OrgRepo {
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+            org,
+            name_key: Zeroizing::new(name_key.0),
+            name: descriptor.name,
+        })
+    }
+}
+
+/// The sealed org descriptor (`repository.md` §3).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgDescriptor {
+    version: u32,
+    org_id: String,
+    name: String,
+    instance_url: String,
+    /// Hex of the 32-byte name key.
+    name_key: String,
+    created_ms: i64,
+}
+
+fn object_key(name: &str) -> Result<ObjectKey> {
+    ObjectKey::new(name).map_err(Error::from)
+}
+
+/// One org of a repository: its sealed objects and snapshots.
+pub struct OrgRepo {
+    store: Arc<dyn ObjectStore>,
+    keys: KeyManager,
+    org: OrgId,
+    name_key: Zeroizing<[u8; 32]>,
+    name: String,
+}
+
+impl std::fmt::Debug for OrgRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The name key is secret: never printed.
+        f.debug_struct("OrgRepo")
+            .field("org", &self.org)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OrgRepo {
+    /// The Salesforce org id.
+    pub fn org_id(&self) -> &str {
+        self.org.as_str()
+    }
+
+    /// The org's name in this repository.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key of blob names and record digests.
+    pub(crate) fn name_key(&self) -> &[u8; 32] {
+        &self.name_key
+    }
+
+    fn key(&self, relative: &str) -> Result<ObjectKey> {
+        object_key(&format!("orgs/{}/{relative}", self.org.as_str()))
+    }
+
+    fn context(&self, purpose: &str, path: &str) -> EncryptionContext {
+        EncryptionContext::object(&self.org, path, purpose)
+    }
+
+    fn content_key(&self, kind: ContentKind, name: &ContentName) -> Result<ObjectKey> {
+        self.key(&format!("{}/{}", kind.folder(), name.to_hex()))
+    }
+
+    /// Seals and stores `plaintext` as a content-named object; returns its name and stored size.
+    pub async fn put_content(
+        &self,
+        kind: ContentKind,
+        plaintext: &[u8],
+    ) -> Result<(ContentName, u64)> {
+        let sealed = seal(
+            &self.keys,
+            &self.org,
+            &self.context(kind.purpose(), ""),
+            plaintext,
+        )
+        .await?;
+        let name = ContentName::of(&sealed);
+        let size = sealed.len() as u64;
+        match self
+            .store
+            .put(
+                &self.content_key(kind, &name)?,
+                Bytes::from(sealed),
+                &PutOptions::create_only(),
+            )
+            .await
+        {
+            // The same name means the same bytes: already stored is stored.
+            Ok(_) | Err(coffer_store::Error::AlreadyExists { .. }) => Ok((name, size)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads, checks the name of, and opens a content-named object.
+    pub async fn get_content(
+        &self,
+        kind: ContentKind,
+        name: &ContentName,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let key = self.content_key(kind, name)?;
+        let sealed = self.store.get(&key).await?;
+        if ContentName::of(&sealed) != *name {
+            return Err(Error::Tampered {
+                key: key.to_string(),
+            });
+        }
+        open(
+            &self.keys,
+            &self.org,
+            &self.context(kind.purpose(), ""),
+            &sealed,
+        )
+        .await
+    }
+
+    /// Decrypts `range` of a pack's plaintext, fetching only the segments that cover it.
+    pub async fn read_pack_range(
+        &self,
+        name: &ContentName,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>> {
+        let key = self.content_key(ContentKind::Pack, name)?;
+        let size = self.store.head(&key).await?.size;
+        // The header is 77 bytes plus the 69-byte wrapped key; 4 KiB always holds it.
+        let head = self
+            .store
+            .get_range(&key, ByteRange::new(0, size.min(4096))?)
+            .await?;
+        let header = coffer_envelope::Header::parse(&head).map_err(|_| Error::Crypto("opening"))?;
+        let plan = header
+            .plan_range(size, range)
+            .map_err(|_| Error::Crypto("opening"))?;
+        let context = self.context(ContentKind::Pack.purpose(), "");
+        let dek = data_key(&self.keys, &self.org, &context, &header).await?;
+        let span = plan.ciphertext_range();
+        let ciphertext = if span.is_empty() {
+            Bytes::new()
+        } else {
+            self.store
+                .get_range(&key, ByteRange::new(span.start, span.end)?)
+                .await?
+        };
+        plan.open(&dek, &context.canonical_bytes(), &ciphertext)
+            .map_err(|_| Error::Crypto("opening"))
+    }
+
+    fn snapshot_key(&self, seq: u64) -> Result<ObjectKey> {
+        self.key(&format!("snapshots/{seq:020}"))
+    }
+
+    /// Committed snapshot numbers, ascending.
+    pub async fn snapshots(&self) -> Result<Vec<u64>> {
+        let prefix = format!("orgs/{}/snapshots/", self.org.as_str());
+        let metas: Vec<_> = self.store.list(&prefix).try_collect().await?;
+        let mut seqs = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let name = meta.key.as_ref().strip_prefix(&prefix).unwrap_or_default();
+            let seq = (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| name.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| Error::Corrupt {
+                    what: "snapshot list".into(),
+                    reason: format!("unexpected object {}", meta.key),
+                })?;
+            seqs.push(seq);
+        }
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// The manifest of snapshot `seq`.
+    pub async fn manifest(&self, seq: u64) -> Result<Manifest> {
+        let key = self.snapshot_key(seq)?;
+        let sealed = match self.store.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Err(Error::UnknownSnapshot { seq }),
+            Err(e) => return Err(e.into()),
+        };
+        let plaintext = open(
+            &self.keys,
+            &self.org,
+            &self.context("manifest", key.as_ref()),
+            &sealed,
+        )
+        .await?;
+        Manifest::from_json(&plaintext, seq)
+    }
+
+    /// The newest manifest, if any snapshot was committed.
+    pub async fn latest(&self) -> Result<Option<Manifest>> {
+        match self.snapshots().await?.last() {
+            Some(&seq) => Ok(Some(self.manifest(seq).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Commits `manifest`: the create-only write that makes its snapshot exist. Another run
+    /// that committed the same number first wins; this one gets [`Error::Conflict`].
+    pub async fn commit(&self, manifest: &Manifest) -> Result<u64> {
+        let key = self.snapshot_key(manifest.seq)?;
+        let plaintext = manifest.to_json()?;
+        let sealed = seal(
+            &self.keys,
+            &self.org,
+            &self.context("manifest", key.as_ref()),
+            &plaintext,
+        )
+        .await?;
+        let size = sealed.len() as u64;
+        match self
+            .store
+            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
+            .await
+        {
+            Ok(_) => Ok(size),
+            Err(coffer_store::Error::AlreadyExists { .. }) => {
+                Err(Error::Conflict { seq: manifest.seq })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The repository layer end to end on an in-memory store: init and reopen from the store alone,
+//! full and incremental snapshots, point-in-time reads, create-only commits, and what happens
+//! to tampered objects and wrong keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use coffer_engine::Error;
+use coffer_engine::repo::index::EntryKind;
+use coffer_engine::repo::manifest::{RootKey, RunKind, Watermark};
+use coffer_engine::repo::record::canonical;
+use coffer_engine::repo::{OrgRepo, Repository, SnapshotWriter};
+use coffer_envelope::DataKey;
+use coffer_keys::{KeyManager, LocalKms};
+use coffer_store::{Memory, ObjectKey, ObjectStore, PutOptions};
+use futures::TryStreamExt;
+use serde_json::{Map, Value, json};
+
+const ORG: &str = "00D000000000001AAA";
+
+fn account_id(i: usize) -> String {
+    format!("001{i:012}AAA")
+}
+
+fn account(i: usize, version: u32) -> Vec<u8> {
+    let record: Map<String, Value> = json!({
+        "Id": account_id(i),
+        "Name": format!("Account {i} v{version}"),
+        "Description": "lorem ipsum dolor sit amet ".repeat(i % 7 + 1),
+        "SystemModstamp": version,
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    let order = ["Id", "Name", "Description", "SystemModstamp"].map(String::from);
+    canonical("Account", &record, &order).unwrap()
+}
+
+fn master_key() -> DataKey {
+    DataKey::from_slice(&[42u8; 32]).unwrap()
+}
+
+async fn repository(store: Arc<dyn ObjectStore>) -> Repository {
+    let keys = KeyManager::new(store.clone(), Arc::new(LocalKms::new(master_key())));
+    Repository::init(
+        store,
+        keys,
+        RootKey::Local {
+            key_id: "local".into(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// A full snapshot of `n` accounts at stamp 1000.
+async fn full(org: &OrgRepo, n: usize) {
+    let mut writer = SnapshotWriter::begin(org, RunKind::Full, "run-1".into(), 1)
+        .await
+        .unwrap();
+    for i in 0..n {
+        writer
+            .add_version("Account", &account_id(i), 1000, false, account(i, 1))
+            .unwrap();
+    }
+    let watermark = Watermark {
+        stamp_ms: 1000,
+        id: account_id(n - 1),
+    };
+    writer
+        .finish_object("Account", Some(watermark), n as u64)
+        .await
+        .unwrap();
+    writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
+    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let repo = repository(store.clone()).await;
+    let org = repo
+        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
+        .await
+        .unwrap();
+    assert!(org.latest().await.unwrap().is_none());
+    // 3000 accounts of ~100-250 bytes: more than one 256 KiB block.
+    full(&org, 3000).await;
+
+    let mut writer = SnapshotWriter::begin(&org, RunKind::Incremental, "run-2".into(), 3)
+        .await
+        .unwrap();
+    writer
+        .add_version("Account", &account_id(7), 2000, false, account(7, 2))
+        .unwrap();
+    writer
+        .add_version("Account", &account_id(8), 2000, true, account(8, 2))
+        .unwrap();
+    writer.add_gone("Account", &account_id(9), 2000).unwrap();
+    writer
+        .finish_object(
+            "Account",
+            Some(Watermark {
+                stamp_ms: 2000,
+                id: account_id(8),
+            }),
+            2998,
+        )
+        .await
+        .unwrap();
+    let second = writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 4)
+        .await
+        .unwrap();
+    assert_eq!((second.seq, second.parent), (2, Some(1)));
+    assert_eq!(second.objects["Account"].versions_added, 2);
+    assert_eq!(second.objects["Account"].gone_added, 1);
+    assert_eq!(second.objects["Account"].index.len(), 2);
+    assert!(second.bytes_added > 0);
+    assert_eq!(org.snapshots().await.unwrap(), vec![1, 2]);
+
+    // As of snapshot 1 the old versions; as of 2 (and latest) the new ones.
+    let old = org
+        .read_record(Some(1), "Account", &account_id(7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.canonical.unwrap(), account(7, 1));
+    let new = org
+        .read_record(None, "Account", &account_id(7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (new.stamp_ms, new.canonical.unwrap()),
+        (2000, account(7, 2))
+    );
+    let deleted = org
+        .read_record(Some(2), "Account", &account_id(8))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.kind, EntryKind::Deleted);
+    let gone = org
+        .read_record(Some(2), "Account", &account_id(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((gone.kind, gone.canonical), (EntryKind::Gone, None));
+    // Untouched records come from snapshot 1's segment, and the last of 3000 too.
+    let last = org
+        .read_record(Some(2), "Account", &account_id(2999))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.canonical.unwrap(), account(2999, 1));
+    assert!(
+        org.read_record(None, "Account", &account_id(5000))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        org.read_record(None, "Contact", &account_id(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        org.read_record(Some(3), "Account", &account_id(1)).await,
+        Err(Error::UnknownSnapshot { seq: 3 })
+    ));
+
+    // Nothing in the store names a record: keys are fixed words, hex and numbers.
+    let keys: Vec<String> = store
+        .list("")
+        .map_ok(|m| m.key.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains("Account") && !k.contains(&account_id(7)[..15])),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_store_and_the_root_key_are_all_it_takes_to_reopen() {
+    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let repo = repository(store.clone()).await;
+    let org = repo
+        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
+        .await
+        .unwrap();
+    full(&org, 10).await;
+
+    // A new machine: a fresh key manager with the same master key, nothing else.
+    let keys = KeyManager::new(store.clone(), Arc::new(LocalKms::new(master_key())));
+    let reopened = Repository::open(store.clone(), keys).await.unwrap();
+    assert_eq!(reopened.config(), repo.config());
+    let org = reopened.org(ORG).await.unwrap();
+    assert_eq!(org.name(), "acme");
+    let record = org
+        .read_record(None, "Account", &account_id(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.canonical.unwrap(), account(3, 1));
+    // Asking again for the same org keeps its descriptor (and name key).
+    let again = reopened
+        .org_or_create(ORG, "other name", "https://x")
+        .await
+        .unwrap();
+    assert_eq!(again.name(), "acme");
+
+    // The wrong root key opens nothing.
+    let wrong = KeyManager::new(
+        store.clone(),
+        Arc::new(LocalKms::new(DataKey::from_slice(&[7u8; 32]).unwrap())),
+    );
+    let wrong = Repository::open(store.clone(), wrong).await.unwrap();
+    assert!(wrong.org(ORG).await.is_err());
+
+    assert!(matches!(
+        Repository::init(
+            store.clone(),
+            KeyManager::new(store.clone(), Arc::new(LocalKms::new(master_key()))),
+            RootKey::Local {
+                key_id: "local".into()
+            }
+        )
+        .await,
+        Err(Error::RepositoryExists)
+    ));
+    let empty: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let keys = KeyManager::new(empty.clone(), Arc::new(LocalKms::new(master_key())));
+    assert!(matches!(
+        Repository::open(empty, keys).await,
+        Err(Error::NotARepository)
+    ));
+    assert!(matches!(
+        reopened.org("00D000000000002AAA").await,
+        Err(Error::UnknownOrg { .. })
+    ));
+}
+
+#[tokio::test]
+async fn of_two_runs_on_one_parent_only_the_first_commits() {
+    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let repo = repository(store).await;
+    let org = repo
+        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
+        .await
+        .unwrap();
+    let mut a = SnapshotWriter::begin(&org, RunKind::Full, "a".into(), 1)
+        .await
+        .unwrap();
+    let mut b = SnapshotWriter::begin(&org, RunKind::Full, "b".into(), 1)
+        .await
+        .unwrap();
+    a.add_version("Account", &account_id(1), 1, false, account(1, 1))
+        .unwrap();
+    b.add_version("Account", &account_id(1), 1, false, account(1, 9))
+        .unwrap();
+    a.finish_object("Account", None, 1).await.unwrap();
+    b.finish_object("Account", None, 1).await.unwrap();
+    a.commit(ORG, "u", "v62.0", 2).await.unwrap();
+    assert!(matches!(
+        b.commit(ORG, "u", "v62.0", 2).await,
+        Err(Error::Conflict { seq: 1 })
+    ));
+    let stored = org
+        .read_record(None, "Account", &account_id(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.canonical.unwrap(), account(1, 1));
+
+    // Queued but unfinished objects cannot be committed (nothing is silently dropped).
+    let mut c = SnapshotWriter::begin(&org, RunKind::Incremental, "c".into(), 3)
+        .await
+        .unwrap();
+    c.add_version("Account", &account_id(2), 5, false, account(2, 2))
+        .unwrap();
+    assert!(matches!(
+        c.commit(ORG, "u", "v62.0", 4).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(org.snapshots().await.unwrap(), vec![1]);
+}
+
+#[tokio::test]
+async fn altered_or_replaced_objects_are_detected() {
+    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let repo = repository(store.clone()).await;
+    let org = repo
+        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
+        .await
+        .unwrap();
+    full(&org, 20).await;
+    let manifest = org.latest().await.unwrap().unwrap();
+
+    // An index segment with one flipped byte no longer matches its content name.
+    let index_key = ObjectKey::new(format!(
+        "orgs/{ORG}/index/{}",
+        manifest.objects["Account"].index[0]
+    ))
+    .unwrap();
+    let mut bytes = store.get(&index_key).await.unwrap().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    store
+        .put(&index_key, Bytes::from(bytes), &PutOptions::overwrite())
+        .await
+        .unwrap();
+    assert!(matches!(
+        org.read_record(None, "Account", &account_id(1)).await,
+        Err(Error::Tampered { .. })
+    ));
+
+    // A flipped byte in a pack fails authentication on the ranged read.
+    let store2: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let repo2 = repository(store2.clone()).await;
+    let org2 = repo2
+        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
+        .await
+        .unwrap();
+    full(&org2, 20).await;
+    let manifest2 = org2.latest().await.unwrap().unwrap();
+    let pack_key =
+        ObjectKey::new(format!("orgs/{ORG}/packs/{}", manifest2.packs_added[0])).unwrap();
+    let mut pack = store2.get(&pack_key).await.unwrap().to_vec();
+    let middle = pack.len() / 2;
+    pack[middle] ^= 0x40;
+    store2
+        .put(&pack_key, Bytes::from(pack), &PutOptions::overwrite())
+        .await
+        .unwrap();
+    assert!(matches!(
+        org2.read_record(None, "Account", &account_id(1)).await,
+        Err(Error::Crypto(_))
+    ));
+
+    // A manifest moved to another number does not open there.
+    let one = ObjectKey::new(format!("orgs/{ORG}/snapshots/{:020}", 1)).unwrap();
+    let two = ObjectKey::new(format!("orgs/{ORG}/snapshots/{:020}", 2)).unwrap();
+    let sealed = store2.get(&one).await.unwrap();
+    store2
+        .put(&two, sealed, &PutOptions::create_only())
+        .await
+        .unwrap();
+    assert!(matches!(org2.manifest(2).await, Err(Error::Crypto(_))));
+}
