@@ -344,6 +344,12 @@ async fn altered_or_replaced_objects_are_detected() {
         org2.read_record(None, "Account", &account_id(1)).await,
         Err(Error::Crypto(_))
     ));
+    // Only a full read of the data finds it: the pack no longer matches its name.
+    assert!(org2.verify(false).await.is_ok());
+    assert!(matches!(
+        org2.verify(true).await,
+        Err(Error::Tampered { .. })
+    ));
 
     // A manifest moved to another number does not open there.
     let one = ObjectKey::new(format!("orgs/{ORG}/snapshots/{:020}", 1)).unwrap();
@@ -354,4 +360,5 @@ async fn altered_or_replaced_objects_are_detected() {
         .await
         .unwrap();
     assert!(matches!(org2.manifest(2).await, Err(Error::Crypto(_))));
+    assert!(matches!(org2.verify(false).await, Err(Error::Crypto(_))));
 }

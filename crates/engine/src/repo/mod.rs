@@ -3,8 +3,8 @@
 //! The format layer is pure and synchronous: [`index`] segments, [`pack`] plaintext, [`record`]
 //! canonicalisation and digests, and the [`manifest`] documents. [`store`] puts them in an
 //! object store ([`Repository`], [`OrgRepo`]: config, org descriptors, sealed content-named
-//! objects, create-only snapshot commits) and [`snapshot`] writes a run's versions and reads a
-//! record as of a snapshot. The backup driver (Salesforce to snapshot), `verify` and the CLI
+//! objects, create-only snapshot commits), [`snapshot`] writes a run's versions and reads a
+//! record as of a snapshot, and [`verify`] authenticates all of it. The backup driver (Salesforce to snapshot), `verify` and the CLI
 //! come with the rest of issue 11.
 
 pub mod index;
@@ -13,6 +13,8 @@ pub mod pack;
 pub mod record;
 pub mod snapshot;
 pub mod store;
+pub mod verify;
 
 pub use snapshot::{SnapshotWriter, StoredVersion};
 pub use store::{ContentKind, ContentName, OrgRepo, Repository};
+pub use verify::VerifyReport;

@@ -380,6 +380,11 @@ impl OrgRepo {
         .await
     }
 
+    /// The stored size of a content-named object (a store error if it is missing).
+    pub async fn head_content(&self, kind: ContentKind, name: &ContentName) -> Result<u64> {
+        Ok(self.store.head(&self.content_key(kind, name)?).await?.size)
+    }
+
     /// Decrypts `range` of a pack's plaintext, fetching only the segments that cover it.
     pub async fn read_pack_range(
         &self,

@@ -1,0 +1,160 @@
+//! `verify` (`docs/format/repository.md` §9): authenticate every manifest and index segment of
+//! an org and, with `read_data`, every pack, checking that each index entry points at the
+//! record it names.
+
+use std::collections::BTreeMap;
+
+use coffer_compress::{Decompressor, DictionarySet, Limits};
+
+use super::index::{EntryKind, IndexSegment};
+use super::pack::{BlockInfo, block_records, parse_table};
+use super::record::digest;
+use super::store::{ContentKind, ContentName, OrgRepo};
+use crate::error::{Error, Result};
+
+/// Largest block content `verify` decompresses.
+const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
+
+/// What `verify` checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Snapshot manifests opened.
+    pub snapshots: u64,
+    /// Distinct index segments opened.
+    pub segments: u64,
+    /// Index entries checked.
+    pub entries: u64,
+    /// Distinct packs checked (opened in full with `read_data`, else only found present).
+    pub packs: u64,
+    /// Record versions read back and matched with their index entry (`read_data` only).
+    pub records: u64,
+}
+
+impl OrgRepo {
+    /// Verifies every snapshot of the org. The first problem found is the error, naming the
+    /// object: [`Error::Tampered`] or [`Error::Crypto`] for what does not authenticate,
+    /// [`Error::Corrupt`] for what is inconsistent, a store error for what is missing.
+    pub async fn verify(&self, read_data: bool) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let mut segments: BTreeMap<String, IndexSegment> = BTreeMap::new();
+        let mut expected_parent = None;
+        for seq in self.snapshots().await? {
+            let manifest = self.manifest(seq).await?;
+            if manifest.parent != expected_parent {
+                return Err(Error::Corrupt {
+                    what: format!("snapshot {seq}"),
+                    reason: format!(
+                        "its parent is {:?} but the snapshot before it is {:?}",
+                        manifest.parent, expected_parent
+                    ),
+                });
+            }
+            expected_parent = Some(seq);
+            report.snapshots += 1;
+            for (object, state) in &manifest.objects {
+                for name in &state.index {
+                    if segments.contains_key(name) {
+                        continue;
+                    }
+                    let plaintext = self
+                        .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
+                        .await?;
+                    let segment = IndexSegment::decode(&plaintext)?;
+                    if segment.object() != object {
+                        return Err(Error::Corrupt {
+                            what: format!("index segment {name}"),
+                            reason: format!(
+                                "holds {} but snapshot {seq} lists it under {object}",
+                                segment.object()
+                            ),
+                        });
+                    }
+                    segments.insert(name.clone(), segment);
+                }
+            }
+        }
+        report.segments = segments.len() as u64;
+
+        // Every entry's pack, and (read_data) the record at its location.
+        let mut by_pack: BTreeMap<[u8; 32], Vec<(&IndexSegment, usize)>> = BTreeMap::new();
+        for segment in segments.values() {
+            for (i, entry) in segment.entries().iter().enumerate() {
+                report.entries += 1;
+                if entry.kind == EntryKind::Gone {
+                    continue;
+                }
+                if let Some(pack) = segment.pack_of(entry) {
+                    by_pack.entry(*pack).or_default().push((segment, i));
+                }
+            }
+        }
+        let mut decompressor =
+            Decompressor::new(Limits::new(MAX_BLOCK_CONTENT)).map_err(Error::Compress)?;
+        for (pack, users) in by_pack {
+            let name = ContentName(pack);
+            report.packs += 1;
+            if !read_data {
+                self.head_content(ContentKind::Pack, &name).await?;
+                continue;
+            }
+            let plaintext = self.get_content(ContentKind::Pack, &name).await?;
+            let table = parse_table(&plaintext)?;
+            let blocks: BTreeMap<u64, &BlockInfo> = table.iter().map(|b| (b.offset, b)).collect();
+            let mut decoded: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+            for (segment, i) in users {
+                let entry = &segment.entries()[i];
+                let loc = entry.location;
+                let bad = |reason: String| Error::Corrupt {
+                    what: format!("pack {}", name.to_hex()),
+                    reason,
+                };
+                let block = blocks.get(&loc.offset).ok_or_else(|| {
+                    bad(format!(
+                        "no block at {} for {} {}",
+                        loc.offset,
+                        segment.object(),
+                        entry.id
+                    ))
+                })?;
+                if block.length != loc.length || block.object != segment.object() {
+                    return Err(bad(format!(
+                        "block at {} does not match the index entry of {}",
+                        loc.offset, entry.id
+                    )));
+                }
+                let records = match decoded.entry(loc.offset) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        // `parse_table` checked that blocks tile the plaintext before the table.
+                        let bytes = usize::try_from(block.offset)
+                            .ok()
+                            .and_then(|start| plaintext.get(start..start + block.length as usize))
+                            .ok_or_else(|| {
+                                bad(format!("block at {} out of range", block.offset))
+                            })?;
+                        e.insert(block_records(
+                            bytes,
+                            block.records,
+                            &mut decompressor,
+                            &DictionarySet::new(),
+                        )?)
+                    }
+                };
+                let line = records.get(loc.ordinal as usize).ok_or_else(|| {
+                    bad(format!(
+                        "no record {} in block at {}",
+                        loc.ordinal, loc.offset
+                    ))
+                })?;
+                if digest(self.name_key(), line) != entry.digest {
+                    return Err(bad(format!(
+                        "record {} does not match its index entry",
+                        entry.id
+                    )));
+                }
+                report.records += 1;
+            }
+        }
+        Ok(report)
+    }
+}
