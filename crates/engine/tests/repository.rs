@@ -54,6 +54,17 @@ async fn repository(store: Arc<dyn ObjectStore>) -> Repository {
     .unwrap()
 }
 
+/// A fresh repository in memory with the test org in it.
+async fn new_org() -> (Arc<dyn ObjectStore>, Repository, OrgRepo) {
+    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
+    let repo = repository(store.clone()).await;
+    let org = repo
+        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
+        .await
+        .unwrap();
+    (store, repo, org)
+}
+
 /// A full snapshot of `n` accounts at stamp 1000.
 async fn full(org: &OrgRepo, n: usize) {
     let mut writer = SnapshotWriter::begin(org, RunKind::Full, "run-1".into(), 1)
@@ -80,12 +91,7 @@ async fn full(org: &OrgRepo, n: usize) {
 
 #[tokio::test]
 async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
-    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
-    let repo = repository(store.clone()).await;
-    let org = repo
-        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
-        .await
-        .unwrap();
+    let (store, _repo, org) = new_org().await;
     assert!(org.latest().await.unwrap().is_none());
     // 3000 accounts of ~100-250 bytes: more than one 256 KiB block.
     full(&org, 3000).await;
@@ -190,12 +196,7 @@ async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
 
 #[tokio::test]
 async fn the_store_and_the_root_key_are_all_it_takes_to_reopen() {
-    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
-    let repo = repository(store.clone()).await;
-    let org = repo
-        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
-        .await
-        .unwrap();
+    let (store, repo, org) = new_org().await;
     full(&org, 10).await;
 
     // A new machine: a fresh key manager with the same master key, nothing else.
@@ -250,12 +251,7 @@ async fn the_store_and_the_root_key_are_all_it_takes_to_reopen() {
 
 #[tokio::test]
 async fn of_two_runs_on_one_parent_only_the_first_commits() {
-    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
-    let repo = repository(store).await;
-    let org = repo
-        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
-        .await
-        .unwrap();
+    let (_store, _repo, org) = new_org().await;
     let mut a = SnapshotWriter::begin(&org, RunKind::Full, "a".into(), 1)
         .await
         .unwrap();
@@ -295,12 +291,7 @@ async fn of_two_runs_on_one_parent_only_the_first_commits() {
 
 #[tokio::test]
 async fn altered_or_replaced_objects_are_detected() {
-    let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
-    let repo = repository(store.clone()).await;
-    let org = repo
-        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
-        .await
-        .unwrap();
+    let (store, _repo, org) = new_org().await;
     full(&org, 20).await;
     let manifest = org.latest().await.unwrap().unwrap();
 
@@ -323,12 +314,7 @@ async fn altered_or_replaced_objects_are_detected() {
     ));
 
     // A flipped byte in a pack fails authentication on the ranged read.
-    let store2: Arc<dyn ObjectStore> = Arc::new(Memory::new());
-    let repo2 = repository(store2.clone()).await;
-    let org2 = repo2
-        .org_or_create(ORG, "acme", "https://127.0.0.1:1")
-        .await
-        .unwrap();
+    let (store2, _repo2, org2) = new_org().await;
     full(&org2, 20).await;
     let manifest2 = org2.latest().await.unwrap().unwrap();
     let pack_key =

@@ -8,9 +8,8 @@ use bytes::Bytes;
 use coffer_audit::CheckpointStore;
 use coffer_audit::checkpoint_store::{checkpoint_file_name, parse_checkpoint_file_name};
 use coffer_store::{ObjectKey, ObjectStore, PutOptions, Retention, RetentionMode};
-use futures::TryStreamExt;
 
-use super::{folder, to_audit};
+use super::{folder, list_numbered, to_audit};
 use crate::error::{Error, Result};
 
 /// A [`CheckpointStore`] over any [`ObjectStore`]: the checkpoint of tree size `n` is the
@@ -128,19 +127,12 @@ impl CheckpointStore for StoreCheckpoints {
     }
 
     async fn list(&self) -> Result<Vec<u64>, coffer_audit::Error> {
-        let objects: Vec<_> = self
-            .store
-            .list(&self.prefix)
-            .try_collect()
-            .await
-            .map_err(|e| to_audit("list checkpoints", e))?;
-        // Only exact names directly in the folder count: anything else there is not ours.
-        let mut sizes: Vec<u64> = objects
-            .iter()
-            .filter_map(|meta| meta.key.as_str().strip_prefix(self.prefix.as_str()))
-            .filter_map(parse_checkpoint_file_name)
-            .collect();
-        sizes.sort_unstable();
-        Ok(sizes)
+        list_numbered(
+            self.store.as_ref(),
+            &self.prefix,
+            parse_checkpoint_file_name,
+            "list checkpoints",
+        )
+        .await
     }
 }

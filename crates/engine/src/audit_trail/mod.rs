@@ -64,6 +64,29 @@ fn folder(prefix: &str) -> Result<String> {
     Ok(folder)
 }
 
+/// The numbers of the objects directly under `prefix` whose names `parse` accepts, ascending.
+/// Anything else in the folder is not ours and is ignored.
+async fn list_numbered(
+    store: &dyn coffer_store::ObjectStore,
+    prefix: &str,
+    parse: fn(&str) -> Option<u64>,
+    what: &'static str,
+) -> Result<Vec<u64>, coffer_audit::Error> {
+    use futures::TryStreamExt;
+    let objects: Vec<_> = store
+        .list(prefix)
+        .try_collect()
+        .await
+        .map_err(|e| to_audit(what, e))?;
+    let mut numbers: Vec<u64> = objects
+        .iter()
+        .filter_map(|meta| meta.key.as_str().strip_prefix(prefix))
+        .filter_map(parse)
+        .collect();
+    numbers.sort_unstable();
+    Ok(numbers)
+}
+
 /// A failure of this crate, carried through a `coffer-audit` trait.
 fn to_audit(context: &'static str, e: impl Into<Error>) -> coffer_audit::Error {
     match e.into() {

@@ -8,10 +8,9 @@ use coffer_audit::PayloadStore;
 use coffer_audit::pii::{parse_payload_file_name, payload_file_name};
 use coffer_keys::{EncryptionContext, KeyManager, OrgId};
 use coffer_store::{ObjectKey, ObjectStore, PutOptions};
-use futures::TryStreamExt;
 use zeroize::Zeroizing;
 
-use super::{PURPOSE_PAYLOAD, folder, open, seal, to_audit};
+use super::{PURPOSE_PAYLOAD, folder, list_numbered, open, seal, to_audit};
 use crate::error::{Error, Result};
 
 /// A [`PayloadStore`] that seals every opening with `coffer-envelope` before it reaches the
@@ -143,18 +142,12 @@ impl PayloadStore for SealedPayloads {
     }
 
     async fn list(&self) -> Result<Vec<u64>, coffer_audit::Error> {
-        let objects: Vec<_> = self
-            .store
-            .list(&self.prefix)
-            .try_collect()
-            .await
-            .map_err(|e| to_audit("list sealed payloads", e))?;
-        let mut seqs: Vec<u64> = objects
-            .iter()
-            .filter_map(|meta| meta.key.as_str().strip_prefix(self.prefix.as_str()))
-            .filter_map(parse_payload_file_name)
-            .collect();
-        seqs.sort_unstable();
-        Ok(seqs)
+        list_numbered(
+            self.store.as_ref(),
+            &self.prefix,
+            parse_payload_file_name,
+            "list sealed payloads",
+        )
+        .await
     }
 }
