@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod repo_cli;
+
 /// Encrypted, verifiable backup and archive of Salesforce org data.
 #[derive(Debug, Parser)]
 #[command(name = "coffer", version, about)]
@@ -22,6 +24,18 @@ enum Command {
     /// Back up a simulated org into ./coffer-demo, change it, back it up again, and show
     /// what happened.
     Demo,
+    /// Create a repository: a directory or `s3://BUCKET`, protected by a local master key or
+    /// an AWS KMS key.
+    Init(repo_cli::InitArgs),
+    /// List the snapshots of a repository.
+    Snapshots(repo_cli::SnapshotsArgs),
+    /// Print a record as it was in a snapshot (the latest by default).
+    CatRecord(repo_cli::CatRecordArgs),
+    /// Authenticate every manifest and index (and with --read-data every pack and record).
+    /// Exits 1 naming what is wrong.
+    Verify(repo_cli::VerifyArgs),
+    /// Sizes and counts of a repository.
+    Stats(repo_cli::StatsArgs),
     /// Work with the tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -195,5 +209,25 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args),
+        Command::Init(args) => run("init", |rt| rt.block_on(repo_cli::init(args))),
+        Command::Snapshots(args) => run("snapshots", |rt| rt.block_on(repo_cli::snapshots(args))),
+        Command::CatRecord(args) => run("cat-record", |rt| rt.block_on(repo_cli::cat_record(args))),
+        Command::Verify(args) => run("verify", |rt| rt.block_on(repo_cli::verify(args))),
+        Command::Stats(args) => run("stats", |rt| rt.block_on(repo_cli::stats(args))),
+    }
+}
+
+/// Runs a repository command on a fresh runtime; failures print `coffer NAME: message` and
+/// exit with their status (1: the repository is not as it should be; 2: cannot run).
+fn run(
+    name: &str,
+    command: impl FnOnce(&tokio::runtime::Runtime) -> Result<(), repo_cli::Failure>,
+) -> ExitCode {
+    match repo_cli::runtime().and_then(|rt| command(&rt)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(repo_cli::Failure(message, status)) => {
+            eprintln!("coffer {name}: {message}");
+            ExitCode::from(status)
+        }
     }
 }

@@ -155,6 +155,8 @@ pub struct Manifest {
     pub packs_added: Vec<String>,
     /// Stored bytes this run added.
     pub bytes_added: u64,
+    /// Plaintext bytes this run stored: canonical records and file bodies, before compression.
+    pub logical_bytes_added: u64,
 }
 
 impl Manifest {
@@ -226,6 +228,7 @@ mod tests {
             blobs: BlobTotals::default(),
             packs_added: vec![],
             bytes_added: 0,
+            logical_bytes_added: 0,
         }
     }
 

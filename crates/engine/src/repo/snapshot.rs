@@ -38,6 +38,7 @@ pub struct SnapshotWriter<'a> {
     pending: BTreeMap<String, Vec<Pending>>,
     packs_added: Vec<String>,
     bytes_added: u64,
+    logical_bytes_added: u64,
     blobs: BlobTotals,
 }
 
@@ -75,6 +76,7 @@ impl<'a> SnapshotWriter<'a> {
             pending: BTreeMap::new(),
             packs_added: Vec::new(),
             bytes_added: 0,
+            logical_bytes_added: 0,
             blobs,
         })
     }
@@ -185,6 +187,7 @@ impl<'a> SnapshotWriter<'a> {
         for (i, p) in stored.iter().enumerate() {
             block.push(p);
             block_bytes += p.canonical.len() + 1;
+            self.logical_bytes_added += p.canonical.len() as u64;
             let last = i + 1 == stored.len();
             if block_bytes >= BLOCK_TARGET || last {
                 let lines: Vec<&[u8]> = block.iter().map(|p| p.canonical.as_slice()).collect();
@@ -244,6 +247,7 @@ impl<'a> SnapshotWriter<'a> {
         self.blobs.count += count;
         self.blobs.bytes += bytes;
         self.bytes_added += stored_bytes;
+        self.logical_bytes_added += bytes;
     }
 
     /// Commits the snapshot. Every object with queued versions must have been finished.
@@ -275,6 +279,7 @@ impl<'a> SnapshotWriter<'a> {
             blobs: self.blobs,
             packs_added: self.packs_added,
             bytes_added: self.bytes_added,
+            logical_bytes_added: self.logical_bytes_added,
         };
         let size = self.org.commit(&manifest).await?;
         manifest.bytes_added += size;

@@ -221,6 +221,31 @@ impl Repository {
         }
     }
 
+    /// Every org of the repository, by org id.
+    pub async fn orgs(&self) -> Result<Vec<OrgRepo>> {
+        let metas: Vec<_> = self.store.list("orgs/").try_collect().await?;
+        let mut out = Vec::new();
+        for meta in metas {
+            let parts: Vec<&str> = meta.key.as_ref().split('/').collect();
+            if let ["orgs", org_id, "org"] = parts.as_slice() {
+                out.push(self.org(org_id).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The org named `name` (its name in this repository, or its org id).
+    pub async fn org_named(&self, name: &str) -> Result<OrgRepo> {
+        for org in self.orgs().await? {
+            if org.name() == name || org.org_id() == name {
+                return Ok(org);
+            }
+        }
+        Err(Error::UnknownOrg {
+            org: name.to_owned(),
+        })
+    }
+
     /// The org `org_id`, which must exist.
     pub async fn org(&self, org_id: &str) -> Result<OrgRepo> {
         let org = OrgId::new(org_id)?;
