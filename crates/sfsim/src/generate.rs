@@ -183,6 +183,37 @@ impl Org {
     pub fn blob_body(&self, id: &SfId) -> Option<Vec<u8>> {
         self.blobs.get(id).map(|spec| spec.body(&self.vocab))
     }
+
+    /// The records, and what is needed to produce the file bodies later (the live org takes
+    /// the records over without copying them).
+    pub(crate) fn into_parts(self) -> (Vec<ObjectRecords>, GeneratedBlobs) {
+        (
+            self.objects,
+            GeneratedBlobs {
+                specs: self.blobs,
+                vocab: self.vocab,
+            },
+        )
+    }
+}
+
+/// The file-body specs of a generated org and the vocabulary that turns them into bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct GeneratedBlobs {
+    specs: BTreeMap<SfId, BlobSpec>,
+    vocab: Zipf,
+}
+
+impl GeneratedBlobs {
+    /// The spec of record `id`'s body.
+    pub(crate) fn spec(&self, id: &SfId) -> Option<&BlobSpec> {
+        self.specs.get(id)
+    }
+
+    /// The body of record `id`, produced on demand.
+    pub(crate) fn body(&self, id: &SfId) -> Option<Vec<u8>> {
+        self.specs.get(id).map(|spec| spec.body(&self.vocab))
+    }
 }
 
 /// A postal address, used for both the component fields and the compound field.
@@ -946,7 +977,7 @@ impl<'v> Generator<'v> {
         let drafts = self.account_children(&mut rng, count);
         let ids = self.allocate(&mut rng, "a0X", count)?;
         let mut records = Vec::with_capacity(count);
-        for (id, (created, account)) in ids.into_iter().zip(drafts) {
+        for (index, (id, (created, account))) in ids.into_iter().zip(drafts).enumerate() {
             let facts = &self.accounts[account];
             let start = created + rng.random_range(0..60) * DAY;
             let status = pick(&mut rng, PROJECT_STATUSES);
@@ -971,6 +1002,9 @@ impl<'v> Generator<'v> {
                     .to_string()
             });
             r.push("Primary_Contact__c", contact);
+            // The external id (unique, from a legacy project system) that upserts match on.
+            // Derived from the position, not drawn, so the other fields' streams are unchanged.
+            r.push("External_Id__c", format!("PRJ-{:07}", index + 1));
             r.push("Status__c", status);
             r.push(
                 "Budget__c",

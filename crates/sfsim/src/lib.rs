@@ -1,12 +1,19 @@
-//! A Salesforce org simulator for tests, demos and benchmarks. What exists now is its
+//! A Salesforce org simulator for tests, demos and benchmarks. Its data comes from a
 //! **seeded data generator**: a realistic org (Users, Accounts, Contacts, Opportunities, Cases,
 //! Tasks, a custom object with master-detail and lookup relationships, ContentVersion and
 //! Attachment files with bodies) produced deterministically from a seed and a record count, and
 //! an exporter writing it as REST-shaped JSONL plus file bodies.
 //!
-//! Still to come with issue 8's server part: the HTTP(S) API on loopback (OAuth, REST query and
-//! queryAll, describe, Bulk API 2.0, blobs, writes, error injection) and the `serve`, `mutate`
-//! and `count` subcommands.
+//! [`org::LiveOrg`] is that org at run time, answering as the Salesforce APIs do: describe,
+//! SOQL `query`/`queryAll` (a subset large enough for backup and restore), the Bulk API 2.0 view
+//! of a query with its CSV writer, the `updated`/`deleted` replication windows, soft deletes and
+//! the Recycle Bin, blob bodies, restore writes (single and collection, `allOrNone`, upsert by
+//! external id) and seeded mutations. It can also be loaded from an export directory
+//! ([`org::LiveOrg::load_dir`]), with the types of unknown fields inferred from their values.
+//!
+//! [`server`] serves a `LiveOrg` over HTTPS on loopback as Salesforce does (OAuth, REST,
+//! query cursors, Bulk API 2.0, limits, collections, fault injection); start it in-process with
+//! [`server::Simulator::builder`] or run `coffer-sfsim serve`.
 //!
 //! # Example
 //!
@@ -23,7 +30,13 @@
 //! // Same seed, same org.
 //! let again = Org::generate(&GenerateConfig { seed: 7, records: 200 })?;
 //! assert_eq!(org.objects(), again.objects());
-//! # Ok::<(), coffer_sfsim::Error>(())
+//!
+//! // The live org answers SOQL in the REST shape.
+//! let live = coffer_sfsim::org::LiveOrg::new(org);
+//! let page = live.query("SELECT Id, Name FROM Account ORDER BY Id LIMIT 2", false, "v62.0")?;
+//! assert_eq!(page.records.len(), 2);
+//! assert_eq!(page.records[0]["attributes"]["type"], "Account");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! The command line does the same: `coffer-sfsim generate --seed 7 --records 10000 --out DIR`
@@ -33,8 +46,10 @@ mod blob;
 pub mod export;
 mod generate;
 pub mod ids;
+pub mod org;
 mod record;
 pub mod schema;
+pub mod server;
 mod time;
 mod vocab;
 
@@ -77,6 +92,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A loaded record cannot be served (no valid Id, no object type).
+    #[error("{}:{line}: {reason}", path.display())]
+    InvalidRecord {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the record.
+        reason: &'static str,
+    },
     /// A JSONL line is not a JSON object.
     #[error("{}:{line}: not a JSON record", path.display())]
     Json {
@@ -87,5 +112,34 @@ pub enum Error {
         /// The parse error.
         #[source]
         source: serde_json::Error,
+    },
+    /// The simulator could not listen on its address.
+    #[error("cannot serve on {addr}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Certificates or TLS configuration could not be made or read.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// An HTTP request to a running simulator failed.
+    #[error("HTTP request to {url} failed")]
+    Http {
+        /// The URL.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A running simulator's admin endpoint refused a request.
+    #[error("simulator answered HTTP {status}: {body}")]
+    AdminStatus {
+        /// HTTP status.
+        status: u16,
+        /// Response body.
+        body: String,
     },
 }

@@ -1,0 +1,522 @@
+//! Extraction: reading every record of one object (or one incremental window of it), page by
+//! page, so memory is bounded by a page.
+//!
+//! - Large objects go through Bulk API 2.0 `queryAll`; small ones, objects Bulk refuses
+//!   (`INVALIDENTITY`, remembered in [`BulkSupport`] for the rest of the process) and windows
+//!   whose Bulk job ends `Failed` go through REST `queryAll`.
+//! - REST reads are ordered by `(SystemModstamp, Id)`, so when a query cursor dies
+//!   (`INVALID_QUERY_LOCATOR`) the window is re-queried strictly after the last row read: no
+//!   row is lost or repeated.
+//! - `QUERY_TIMEOUT` splits the unread part of the window in halves, down to a minimum span.
+//! - Every error leaves the extraction where it was: after [`Error::BudgetReached`] or
+//!   [`Error::LimitExceeded`], save [`Extraction::checkpoint`] and resume later. A REST window
+//!   resumes exactly after its cursor; a Bulk window in progress is re-read from its start
+//!   (the repository stores each `(Id, SystemModstamp)` version once, so this is idempotent).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Record;
+use crate::api::SalesforceApi;
+use crate::bulk::Locator;
+use crate::bulk_csv::CsvDecoder;
+use crate::describe::ObjectPlan;
+use crate::error::Error;
+use crate::query::DeletedRecords;
+use crate::retry::PollPolicy;
+use crate::time::Timestamp;
+use crate::window::{Cursor, Window, soql_string};
+
+/// How an extraction reads.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// Objects with at least this many records (per `/limits/recordCount`) use Bulk.
+    pub bulk_threshold: u64,
+    /// Read soft-deleted rows too (`queryAll`; default true).
+    pub include_deleted: bool,
+    /// `maxRecords` per Bulk result page (bounds memory).
+    pub bulk_page_records: u32,
+    /// Bulk job polling.
+    pub poll: PollPolicy,
+    /// The smallest window a `QUERY_TIMEOUT` may split into.
+    pub min_split: Duration,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            bulk_threshold: 10_000,
+            include_deleted: true,
+            bulk_page_records: 50_000,
+            poll: PollPolicy::default(),
+            min_split: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Objects Bulk refused in this process; shared by clones.
+#[derive(Debug, Clone, Default)]
+pub struct BulkSupport(Arc<Mutex<HashSet<String>>>);
+
+impl BulkSupport {
+    /// Whether Bulk refused `object` before.
+    pub fn refused(&self, object: &str) -> bool {
+        self.0.lock().map(|s| s.contains(object)).unwrap_or(false)
+    }
+
+    /// Remembers that Bulk refused `object`.
+    pub fn mark_refused(&self, object: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.insert(object.to_owned());
+        }
+    }
+}
+
+/// The read path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    /// Bulk API 2.0.
+    Bulk,
+    /// REST query.
+    Rest,
+}
+
+/// Picks the read path for an object.
+pub fn choose_method(
+    plan: &ObjectPlan,
+    record_count: Option<u64>,
+    opts: &ExtractOptions,
+    support: &BulkSupport,
+) -> Method {
+    let large = record_count.is_some_and(|n| n >= opts.bulk_threshold);
+    if large && !support.refused(&plan.object) {
+        Method::Bulk
+    } else {
+        Method::Rest
+    }
+}
+
+/// What part of the object to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Scope {
+    /// A `SystemModstamp` window.
+    Window(Window),
+    /// Objects without `SystemModstamp`: everything, resumable after an Id.
+    All {
+        /// Resume strictly after this Id.
+        after_id: Option<String>,
+    },
+}
+
+/// A scope still to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// What to read.
+    pub scope: Scope,
+    /// Read it with REST even if the object uses Bulk (Bulk failed on it).
+    pub rest_only: bool,
+}
+
+/// A resumable position: the scopes still to read, the current one first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The object.
+    pub object: String,
+    /// The read path.
+    pub method: Method,
+    /// Scopes left, in reading order.
+    pub pending: Vec<Pending>,
+}
+
+/// Counters for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExtractStats {
+    /// Records returned.
+    pub records: u64,
+    /// Pages returned.
+    pub pages: u64,
+    /// CSV bytes decoded (Bulk).
+    pub csv_bytes: u64,
+    /// Windows that fell back from Bulk to REST.
+    pub bulk_fallbacks: u64,
+    /// Window splits after `QUERY_TIMEOUT`.
+    pub window_splits: u64,
+    /// REST queries restarted after a dead cursor.
+    pub cursor_restarts: u64,
+}
+
+enum State {
+    Idle,
+    BulkWaiting {
+        pending: Pending,
+        job_id: String,
+    },
+    BulkPaging {
+        pending: Pending,
+        job_id: String,
+        next: Option<Locator>,
+        started: bool,
+        decoder: Box<CsvDecoder>,
+    },
+    Rest {
+        pending: Pending,
+        next: Option<String>,
+    },
+}
+
+/// Reads one object page by page. Drive it with [`Extraction::next_page`].
+pub struct Extraction<'a, A: SalesforceApi + ?Sized> {
+    api: &'a A,
+    plan: ObjectPlan,
+    opts: ExtractOptions,
+    support: BulkSupport,
+    method: Method,
+    /// Stack: the last element is read next.
+    stack: Vec<Pending>,
+    state: State,
+    stats: ExtractStats,
+}
+
+impl<A: SalesforceApi + ?Sized> std::fmt::Debug for Extraction<'_, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extraction")
+            .field("object", &self.plan.object)
+            .field("method", &self.method)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
+    /// Reads the object's rows with `SystemModstamp` in `window` (or everything, when the
+    /// object has no `SystemModstamp`).
+    pub fn new(
+        api: &'a A,
+        plan: ObjectPlan,
+        method: Method,
+        window: Window,
+        opts: ExtractOptions,
+        support: BulkSupport,
+    ) -> Result<Self, Error> {
+        if !plan.queryable {
+            return Err(Error::EntityNotSupported {
+                object: plan.object.clone(),
+                message: "object is not queryable".to_owned(),
+            });
+        }
+        let scope = if plan.has_system_modstamp {
+            Scope::Window(window)
+        } else {
+            Scope::All { after_id: None }
+        };
+        Ok(Self::from_parts(
+            api,
+            plan,
+            method,
+            vec![Pending {
+                scope,
+                rest_only: false,
+            }],
+            opts,
+            support,
+        ))
+    }
+
+    /// Resumes from a [`Checkpoint`].
+    pub fn resume(
+        api: &'a A,
+        plan: ObjectPlan,
+        checkpoint: Checkpoint,
+        opts: ExtractOptions,
+        support: BulkSupport,
+    ) -> Result<Self, Error> {
+        if checkpoint.object != plan.object {
+            return Err(Error::Config(format!(
+                "checkpoint is for {}, plan is for {}",
+                checkpoint.object, plan.object
+            )));
+        }
+        let mut stack = checkpoint.pending;
+        stack.reverse();
+        Ok(Self::from_parts(
+            api,
+            plan,
+            checkpoint.method,
+            stack,
+            opts,
+            support,
+        ))
+    }
+
+    fn from_parts(
+        api: &'a A,
+        plan: ObjectPlan,
+        method: Method,
+        stack: Vec<Pending>,
+        opts: ExtractOptions,
+        support: BulkSupport,
+    ) -> Self {
+        Extraction {
+            api,
+            plan,
+            opts,
+            support,
+            method,
+            stack,
+            state: State::Idle,
+            stats: ExtractStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ExtractStats {
+        self.stats
+    }
+
+    /// Where to resume if this extraction stops now.
+    pub fn checkpoint(&self) -> Checkpoint {
+        let mut pending: Vec<Pending> = Vec::with_capacity(self.stack.len() + 1);
+        match &self.state {
+            State::Idle => {}
+            State::BulkWaiting { pending: p, .. }
+            | State::BulkPaging { pending: p, .. }
+            | State::Rest { pending: p, .. } => pending.push(p.clone()),
+        }
+        pending.extend(self.stack.iter().rev().cloned());
+        Checkpoint {
+            object: self.plan.object.clone(),
+            method: self.method,
+            pending,
+        }
+    }
+
+    /// The next page of records, or `None` when the object is read. Pages are never empty.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Record>>, Error> {
+        loop {
+            match &mut self.state {
+                State::Idle => {
+                    let Some(pending) = self.stack.pop() else {
+                        return Ok(None);
+                    };
+                    let use_bulk = self.method == Method::Bulk
+                        && !pending.rest_only
+                        && !self.support.refused(&self.plan.object);
+                    if !use_bulk {
+                        self.state = State::Rest {
+                            pending,
+                            next: None,
+                        };
+                        continue;
+                    }
+                    let soql = soql(&self.plan, &pending.scope, false);
+                    match self
+                        .api
+                        .bulk_create(&self.plan.object, &soql, self.opts.include_deleted)
+                        .await
+                    {
+                        Ok(job) => {
+                            self.state = State::BulkWaiting {
+                                pending,
+                                job_id: job.id,
+                            };
+                        }
+                        Err(Error::EntityNotSupported { .. }) => {
+                            tracing::info!(object = %self.plan.object, "Bulk API refuses the object; using REST");
+                            self.support.mark_refused(&self.plan.object);
+                            self.method = Method::Rest;
+                            self.state = State::Rest {
+                                pending,
+                                next: None,
+                            };
+                        }
+                        Err(e) => {
+                            self.stack.push(pending);
+                            return Err(e);
+                        }
+                    }
+                }
+                State::BulkWaiting { pending, job_id } => {
+                    match self.api.bulk_wait(job_id, self.opts.poll).await {
+                        Ok(_) => {
+                            self.state = State::BulkPaging {
+                                pending: pending.clone(),
+                                job_id: std::mem::take(job_id),
+                                next: None,
+                                started: false,
+                                decoder: Box::new(CsvDecoder::new(&self.plan.fields)),
+                            };
+                        }
+                        Err(Error::BulkJobFailed { state, .. }) => {
+                            tracing::warn!(object = %self.plan.object, %state, "Bulk job did not complete; reading the window with REST");
+                            self.stats.bulk_fallbacks += 1;
+                            let mut pending = pending.clone();
+                            pending.rest_only = true;
+                            self.state = State::Rest {
+                                pending,
+                                next: None,
+                            };
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                State::BulkPaging {
+                    job_id,
+                    next,
+                    started,
+                    decoder,
+                    ..
+                } => {
+                    if *started && next.is_none() {
+                        self.finish_bulk().await;
+                        continue;
+                    }
+                    let page = self
+                        .api
+                        .bulk_results(job_id, next.as_ref(), self.opts.bulk_page_records, decoder)
+                        .await?;
+                    *started = true;
+                    *next = page.next;
+                    self.stats.csv_bytes += page.csv_bytes;
+                    if page.records.is_empty() {
+                        continue;
+                    }
+                    self.stats.pages += 1;
+                    self.stats.records += page.records.len() as u64;
+                    return Ok(Some(page.records));
+                }
+                State::Rest { pending, next } => {
+                    let result = match next {
+                        Some(url) => self.api.query_more(url).await,
+                        None => {
+                            let soql = soql(&self.plan, &pending.scope, true);
+                            self.api.query(&soql, self.opts.include_deleted).await
+                        }
+                    };
+                    match result {
+                        Ok(page) => {
+                            if let Some(last) = page.records.last() {
+                                advance(&mut pending.scope, last);
+                            }
+                            match page.next_records_url {
+                                Some(url) => *next = Some(url),
+                                None => self.state = State::Idle,
+                            }
+                            if page.records.is_empty() {
+                                continue;
+                            }
+                            self.stats.pages += 1;
+                            self.stats.records += page.records.len() as u64;
+                            return Ok(Some(page.records));
+                        }
+                        Err(Error::Api { code, .. })
+                            if code == "INVALID_QUERY_LOCATOR" && next.is_some() =>
+                        {
+                            tracing::info!(object = %self.plan.object, "query cursor expired; re-querying after the last row read");
+                            self.stats.cursor_restarts += 1;
+                            *next = None;
+                        }
+                        Err(Error::QueryTimeout { message }) => {
+                            let halves = match &pending.scope {
+                                Scope::Window(w) => w.split(self.opts.min_split),
+                                Scope::All { .. } => None,
+                            };
+                            let Some((first, second)) = halves else {
+                                return Err(Error::QueryTimeout { message });
+                            };
+                            tracing::info!(object = %self.plan.object, "QUERY_TIMEOUT; splitting the window");
+                            self.stats.window_splits += 1;
+                            self.stack.push(Pending {
+                                scope: Scope::Window(second),
+                                rest_only: true,
+                            });
+                            self.stack.push(Pending {
+                                scope: Scope::Window(first),
+                                rest_only: true,
+                            });
+                            self.state = State::Idle;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn finish_bulk(&mut self) {
+        if let State::BulkPaging { job_id, .. } = &self.state {
+            // Results expire by themselves in 7 days; deleting early only frees storage.
+            if let Err(e) = self.api.bulk_delete(job_id).await {
+                tracing::debug!(error = %e, "could not delete finished Bulk job");
+            }
+        }
+        self.state = State::Idle;
+    }
+}
+
+fn soql(plan: &ObjectPlan, scope: &Scope, ordered: bool) -> String {
+    let mut q = plan.select();
+    match scope {
+        Scope::Window(w) => {
+            q.push_str(" WHERE ");
+            q.push_str(&w.condition());
+            if ordered {
+                q.push_str(" ORDER BY SystemModstamp, Id");
+            }
+        }
+        Scope::All { after_id } => {
+            if let Some(id) = after_id {
+                q.push_str(" WHERE Id > ");
+                q.push_str(&soql_string(id));
+            }
+            if ordered {
+                q.push_str(" ORDER BY Id");
+            }
+        }
+    }
+    q
+}
+
+fn advance(scope: &mut Scope, last: &Record) {
+    match scope {
+        Scope::Window(w) => {
+            if let Some(c) = Cursor::of(last) {
+                *w = w.resumed(c);
+            }
+        }
+        Scope::All { after_id } => {
+            if let Some(id) = last.get("Id").and_then(|v| v.as_str()) {
+                *after_id = Some(id.to_owned());
+            }
+        }
+    }
+}
+
+/// Reads `getDeleted` from `since` to `end`, and reports [`Error::FullResyncRequired`] when the
+/// delete history no longer reaches back to `since`.
+pub async fn deleted_since<A: SalesforceApi + ?Sized>(
+    api: &A,
+    object: &str,
+    since: Timestamp,
+    end: Timestamp,
+) -> Result<DeletedRecords, Error> {
+    // The API ignores seconds; start at the minute so nothing in it is skipped.
+    let start = Timestamp(since.millis() - since.millis().rem_euclid(60_000));
+    match api.deleted(object, start, end).await {
+        // `>=`, not `>`: at minute granularity a history starting in the cursor's own minute
+        // may already have lost deletes made in that minute. A needless resync costs time; a
+        // missed delete costs a wrong backup.
+        Ok(d) if d.earliest_date_available >= start => Err(Error::FullResyncRequired {
+            object: object.to_owned(),
+        }),
+        Ok(d) => Ok(d),
+        Err(Error::Api { code, .. }) if code == "INVALID_REPLICATION_DATE" => {
+            Err(Error::FullResyncRequired {
+                object: object.to_owned(),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,137 @@
+//! Test-only administration under `/_sim/` (not a Salesforce API): mutate the org, read live
+//! counts, empty the Recycle Bin, replace the fault plan. Every call must carry
+//! `Authorization: Bearer <client secret>`; the secret is printed by `serve` for the scripts
+//! that drive it, and is otherwise only known to whoever started the simulator.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::faults::{FaultPlan, FaultState};
+use super::oauth::secrets_equal;
+use super::rest::json_response;
+use super::{Shared, lock, read_org, write_org};
+use crate::org::Mutation;
+
+/// The body of `POST /_sim/mutate`: a [`Mutation`] in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MutationRequest {
+    /// Seed of the record and value choices.
+    pub seed: u64,
+    /// Percentage (0–100) of live records to update.
+    #[serde(default)]
+    pub update_pct: f64,
+    /// Percentage (0–100) of live records to delete.
+    #[serde(default)]
+    pub delete_pct: f64,
+    /// Percentage (0–100) of live records to add.
+    #[serde(default)]
+    pub create_pct: f64,
+}
+
+impl From<MutationRequest> for Mutation {
+    fn from(request: MutationRequest) -> Self {
+        Mutation {
+            seed: request.seed,
+            update_pct: request.update_pct,
+            delete_pct: request.delete_pct,
+            create_pct: request.create_pct,
+        }
+    }
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|secret| secrets_equal(secret.trim(), &shared.cfg.client_secret))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(
+            json!({ "error": "the admin endpoints need the client secret as bearer token" }),
+        ),
+    )
+        .into_response()
+}
+
+fn bad_request(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({ "error": message })),
+    )
+        .into_response()
+}
+
+fn valid_pct(pct: f64) -> bool {
+    (0.0..=100.0).contains(&pct)
+}
+
+/// `POST /_sim/mutate`.
+pub(crate) async fn mutate(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let request: MutationRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return bad_request(format!("mutation: {e}")),
+    };
+    if ![request.update_pct, request.delete_pct, request.create_pct]
+        .into_iter()
+        .all(valid_pct)
+    {
+        return bad_request("percentages must be between 0 and 100".to_owned());
+    }
+    let summary = write_org(&shared.org).mutate(&request.into());
+    json_response(StatusCode::OK, &summary)
+}
+
+/// `GET /_sim/counts`: live records per object.
+pub(crate) async fn counts(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    json_response(StatusCode::OK, &read_org(&shared.org).live_counts())
+}
+
+/// `POST /_sim/recycle-bin/empty`: purges soft-deleted records; answers `{"purged":N}`.
+pub(crate) async fn empty_recycle_bin(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let purged = write_org(&shared.org).empty_recycle_bin();
+    json_response(StatusCode::OK, &json!({ "purged": purged }))
+}
+
+/// `PUT /_sim/faults`: replaces the fault plan (a [`FaultPlan`] in JSON); counters restart.
+pub(crate) async fn set_faults(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    match serde_json::from_slice::<FaultPlan>(&body) {
+        Ok(plan) => {
+            *lock(&shared.faults) = FaultState::new(plan);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad_request(format!("fault plan: {e}")),
+    }
+}
