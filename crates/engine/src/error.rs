@@ -116,6 +116,10 @@ pub enum Error {
     #[error("key management: {0}")]
     Keys(#[source] coffer_keys::Error),
 
+    /// The Salesforce connector failed (auth, limits, API errors, transport).
+    #[error("salesforce: {0}")]
+    Salesforce(#[source] Box<coffer_salesforce::Error>),
+
     /// The object store failed.
     #[error("object store: {0}")]
     Store(#[from] coffer_store::Error),

@@ -65,6 +65,7 @@ mod error;
 mod sealed;
 
 pub mod audit_trail;
+pub mod backup;
 pub mod repo;
 
 pub use error::{Error, Result};

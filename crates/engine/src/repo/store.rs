@@ -405,6 +405,70 @@ impl OrgRepo {
         .await
     }
 
+    /// The name a file body is stored under: hex HMAC-SHA256(name key, `"blob\0"` || body).
+    pub fn blob_name(&self, body: &[u8]) -> String {
+        use hmac::Mac;
+        // HMAC takes keys of any length; the fallback is unreachable and still panic-free.
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(self.name_key.as_ref()) else {
+            return String::new();
+        };
+        mac.update(b"blob\0");
+        mac.update(body);
+        hex_lower(&mac.finalize().into_bytes())
+    }
+
+    /// Stores a file body once: compressed unless it already is, sealed (purpose `blob`).
+    /// Returns its name, the stored size, and whether it was new.
+    pub async fn put_blob(&self, body: &[u8]) -> Result<(String, u64, bool)> {
+        let name = self.blob_name(body);
+        let key = self.key(&format!("blobs/{name}"))?;
+        match self.store.head(&key).await {
+            Ok(meta) => return Ok((name, meta.size, false)),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut compressor = coffer_compress::Compressor::new(coffer_compress::Level::DEFAULT)
+            .map_err(Error::Compress)?;
+        let compressed = compressor.compress(body).map_err(Error::Compress)?;
+        let sealed = seal(
+            &self.keys,
+            &self.org,
+            &self.context("blob", ""),
+            &compressed,
+        )
+        .await?;
+        let size = sealed.len() as u64;
+        match self
+            .store
+            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
+            .await
+        {
+            Ok(_) => Ok((name, size, true)),
+            // Another run stored the same body meanwhile.
+            Err(coffer_store::Error::AlreadyExists { .. }) => Ok((name, size, false)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A stored file body, opened and decompressed, checked against its name.
+    pub async fn get_blob(&self, name: &str) -> Result<Vec<u8>> {
+        let key = self.key(&format!("blobs/{name}"))?;
+        let sealed = self.store.get(&key).await?;
+        let compressed = open(&self.keys, &self.org, &self.context("blob", ""), &sealed).await?;
+        let body = coffer_compress::decompress(
+            &compressed,
+            &coffer_compress::Limits::new(4 * 1024 * 1024 * 1024),
+            &coffer_compress::DictionarySet::new(),
+        )
+        .map_err(Error::Compress)?;
+        if self.blob_name(&body) != name {
+            return Err(Error::Tampered {
+                key: key.to_string(),
+            });
+        }
+        Ok(body)
+    }
+
     /// The stored size of a content-named object (a store error if it is missing).
     pub async fn head_content(&self, kind: ContentKind, name: &ContentName) -> Result<u64> {
         Ok(self.store.head(&self.content_key(kind, name)?).await?.size)

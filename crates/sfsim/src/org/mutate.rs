@@ -11,16 +11,25 @@ use super::model::{Cell, FieldType, Row, Store};
 use super::{Mutation, MutationSummary, ObjectMutation};
 use crate::time::MILLIS;
 
-/// Hands out stamps: groups of 1 to 8 records share one, then the clock moves 1 to 3 seconds.
+/// How far back of the wall clock a mutation's stamps may start: changes land in the last five
+/// minutes, as writes that committed while a backup was running do in a real org (which is what
+/// an incremental reader's lookback, 600 s by default, is for), and never in the future.
+const BACKDATE_MILLIS: i64 = 300 * MILLIS;
+
+/// Hands out stamps: groups of 1 to 8 records share one, then the clock moves 0 to 2 seconds,
+/// but never past `cap` (the wall clock when the mutation started): a real org does not stamp
+/// records in the future.
 struct Stamper {
     next: i64,
+    cap: i64,
     left_in_group: u32,
 }
 
 impl Stamper {
     fn stamp(&mut self, rng: &mut ChaCha8Rng) -> i64 {
         if self.left_in_group == 0 {
-            self.next += MILLIS * rng.random_range(1..=3i64);
+            self.next =
+                (self.next + MILLIS * rng.random_range(1..=3i64)).min(self.cap.max(self.next));
             self.left_in_group = rng.random_range(1..=8u32);
         }
         self.left_in_group -= 1;
@@ -48,8 +57,17 @@ fn choose(rng: &mut ChaCha8Rng, items: &mut [usize], n: usize) {
 
 pub(crate) fn mutate(store: &mut Store, m: &Mutation) -> MutationSummary {
     let mut rng = ChaCha8Rng::seed_from_u64(m.seed);
+    let wall = super::model::wall_clock_millis().div_euclid(MILLIS) * MILLIS;
+    // After the last stamp given out (stamps only move forward), otherwise a little in the past.
+    let start = store.now_millis().div_euclid(MILLIS) * MILLIS;
+    let start = if start > wall {
+        start
+    } else {
+        (wall - BACKDATE_MILLIS).max(store.last_stamp)
+    };
     let mut stamper = Stamper {
-        next: store.now_millis().div_euclid(MILLIS) * MILLIS,
+        next: start,
+        cap: wall,
         left_in_group: 0,
     };
     let mut summary = MutationSummary::default();
@@ -243,11 +261,25 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut stamper = Stamper {
             next: 0,
+            cap: i64::MAX,
             left_in_group: 0,
         };
         let stamps: Vec<i64> = (0..200).map(|_| stamper.stamp(&mut rng)).collect();
         assert!(stamps.windows(2).all(|w| w[0] <= w[1]));
         assert!(stamps.windows(2).any(|w| w[0] == w[1]));
         assert!(stamps.iter().all(|s| s % MILLIS == 0));
+    }
+
+    #[test]
+    fn stamps_stop_at_the_cap() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut stamper = Stamper {
+            next: 0,
+            cap: 10 * MILLIS,
+            left_in_group: 0,
+        };
+        let stamps: Vec<i64> = (0..500).map(|_| stamper.stamp(&mut rng)).collect();
+        assert!(stamps.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(stamps.last(), Some(&(10 * MILLIS)));
     }
 }
