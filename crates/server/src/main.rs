@@ -1,14 +1,14 @@
 //! `coffer`: the command line and reference HTTPS service of Coffer, encrypted backup and
 //! archive for Salesforce org data.
 //!
-//! The binary is thin: it parses arguments and calls the library crates. Commands whose
-//! capability has not landed say so and exit non-zero rather than pretend.
+//! The binary is thin: it parses arguments and calls the library crates.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod backup_cli;
 mod repo_cli;
 
 /// Encrypted, verifiable backup and archive of Salesforce org data.
@@ -24,6 +24,8 @@ enum Command {
     /// Back up a simulated org into ./coffer-demo, change it, back it up again, and show
     /// what happened.
     Demo,
+    /// Back up an org: a full run the first time, then changes since the previous run.
+    Backup(backup_cli::BackupArgs),
     /// Create a repository: a directory or `s3://BUCKET`, protected by a local master key or
     /// an AWS KMS key.
     Init(repo_cli::InitArgs),
@@ -186,28 +188,13 @@ fn read_s3_checkpoints(
     })
 }
 
-/// What `coffer demo` will do once the engine lands (issue 11).
-const DEMO_PLAN: &str = "\
-coffer demo will:
-  1. start an in-process Salesforce simulator with a seeded org;
-  2. create a repository under ./coffer-demo with a freshly generated local master key
-     (file mode 0600; a demo key, not for real data);
-  3. run a full backup of the simulated org;
-  4. change the org (updates, deletes, creates);
-  5. run an incremental backup;
-  6. print what each run read and stored in a short table.";
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            println!("{DEMO_PLAN}");
-            eprintln!(
-                "coffer demo: not available yet: the backup engine (issue 11) has not landed; \
-                 nothing was done"
-            );
-            ExitCode::from(2)
-        }
+        Command::Demo => run("demo", |rt| {
+            rt.block_on(backup_cli::demo(std::path::Path::new("coffer-demo")))
+        }),
+        Command::Backup(args) => run("backup", |rt| rt.block_on(backup_cli::run_backup(args))),
         Command::Audit(AuditCommand::Verify(args)) => audit_verify(args),
         Command::Init(args) => run("init", |rt| rt.block_on(repo_cli::init(args))),
         Command::Snapshots(args) => run("snapshots", |rt| rt.block_on(repo_cli::snapshots(args))),

@@ -1,0 +1,162 @@
+//! `coffer backup` and `coffer demo` as the real binary against the simulator over HTTPS.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use coffer_sfsim::org::Mutation;
+use coffer_sfsim::server::Simulator;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_twice_then_read_and_verify() {
+    let sim = Simulator::builder()
+        .seed(8)
+        .records(1500)
+        .start()
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, sim.ca_cert_pem().unwrap()).unwrap();
+    let key = tmp.path().join("master.key");
+    std::fs::write(&key, "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let repo = tmp.path().join("repo");
+    let (repo, key, ca) = (
+        repo.to_str().unwrap(),
+        key.to_str().unwrap(),
+        ca.to_str().unwrap(),
+    );
+    let coffer = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(args)
+            .env_remove("COFFER_MASTER_KEY")
+            .env_remove("SSL_CERT_FILE")
+            .output()
+            .unwrap()
+    };
+    assert!(
+        coffer(&["init", "--repo", repo, "--master-key-file", key])
+            .status
+            .success()
+    );
+    let backup_args = [
+        "backup",
+        "--repo",
+        repo,
+        "--master-key-file",
+        key,
+        "--org",
+        "acme",
+        "--instance-url",
+        sim.instance_url(),
+        "--client-id",
+        sim.client_id(),
+        "--client-secret",
+        sim.client_secret(),
+        "--ca-cert",
+        ca,
+        "--objects",
+        "Account,Contact,ContentVersion",
+        "--json",
+    ];
+    let first = coffer(&backup_args);
+    assert!(first.status.success(), "{first:?}");
+    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(first["snapshot"], 1);
+    let counts = sim.live_counts();
+    assert_eq!(first["objects"]["Account"]["live"], counts["Account"]);
+    assert!(first["new_blobs"].as_u64().unwrap() > 0);
+    for key in [
+        "snapshot",
+        "records_seen",
+        "blobs_seen",
+        "new_records",
+        "bytes_added",
+        "duration_ms",
+    ] {
+        assert!(first.get(key).is_some(), "{key} missing from the summary");
+    }
+
+    sim.mutate(&Mutation {
+        seed: 1,
+        update_pct: 3.0,
+        delete_pct: 1.0,
+        create_pct: 1.0,
+    });
+    let second = coffer(&backup_args);
+    assert!(second.status.success(), "{second:?}");
+    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(
+        (second["snapshot"].as_u64(), second["kind"].as_str()),
+        (Some(2), Some("incremental"))
+    );
+    assert!(second["new_records"].as_u64().unwrap() < first["new_records"].as_u64().unwrap() / 5);
+    assert_eq!(
+        second["objects"]["Contact"]["live"],
+        sim.live_counts()["Contact"]
+    );
+
+    // A wrong secret is an authentication failure, and nothing is committed.
+    let mut bad = backup_args.to_vec();
+    let i = bad.iter().position(|a| *a == "--client-secret").unwrap();
+    bad[i + 1] = "wrong";
+    let refused = coffer(&bad);
+    assert_eq!(refused.status.code(), Some(2));
+    let list = coffer(&[
+        "snapshots",
+        "--repo",
+        repo,
+        "--master-key-file",
+        key,
+        "--json",
+    ]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&list.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let verify = coffer(&[
+        "verify",
+        "--repo",
+        repo,
+        "--master-key-file",
+        key,
+        "--read-data",
+    ]);
+    assert!(verify.status.success(), "{verify:?}");
+    sim.shutdown().await;
+}
+
+#[test]
+fn demo_backs_up_changes_and_verifies_then_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .arg("demo")
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("full") && stdout.contains("incremental"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("verify --read-data: ok"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DEMO master key"));
+    let key = tmp.path().join("coffer-demo/master.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = run();
+    assert_eq!(again.status.code(), Some(2));
+}
