@@ -18,8 +18,8 @@ use coffer_salesforce::auth::Credentials;
 use coffer_salesforce::bulk_csv::{CsvDecoder, prepare_page};
 use coffer_salesforce::retry::PollPolicy;
 use coffer_salesforce::{
-    BulkSupport, Client, ExtractOptions, Extraction, Method, ObjectPlan, SalesforceApi,
-    Timestamp, Window,
+    BulkSupport, Client, ExtractOptions, Extraction, Method, ObjectPlan, SalesforceApi, Timestamp,
+    Window,
 };
 use coffer_sfsim::org::{CsvOptions, LineEnding, LiveOrg};
 use coffer_sfsim::server::Simulator;
@@ -110,7 +110,9 @@ fn extract(c: &mut Criterion) {
     let plans: Vec<ObjectPlan> = rt.block_on(async {
         let mut plans = Vec::new();
         for o in OBJECTS {
-            plans.push(ObjectPlan::from_describe(&client.describe(o).await.unwrap()));
+            plans.push(ObjectPlan::from_describe(
+                &client.describe(o).await.unwrap(),
+            ));
         }
         plans
     });

@@ -359,8 +359,10 @@ pub fn org_id_of_identity(url: &str) -> Option<String> {
     let mut parts = url.trim_end_matches('/').rsplit('/');
     let _user = parts.next()?;
     let org = parts.next()?;
-    (parts.next() == Some("id") && !org.is_empty() && org.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then(|| org.to_owned())
+    (parts.next() == Some("id")
+        && !org.is_empty()
+        && org.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then(|| org.to_owned())
 }
 
 /// Holds the credentials and the current session, and refreshes it (once per stale token,
@@ -511,8 +513,14 @@ mod tests {
         assert_eq!(t.issued_at, Some(1_708_058_728_442));
         assert_eq!(t.instance_url, "https://xxxx.my.salesforce.com");
         assert!(t.refresh_token.is_none());
-        assert_eq!(org_id_of_identity(t.id.as_deref().unwrap()).as_deref(), Some("00Dxx"));
-        assert_eq!(org_id_of_identity("https://login.salesforce.com/services/x"), None);
+        assert_eq!(
+            org_id_of_identity(t.id.as_deref().unwrap()).as_deref(),
+            Some("00Dxx")
+        );
+        assert_eq!(
+            org_id_of_identity("https://login.salesforce.com/services/x"),
+            None
+        );
         let dbg = format!("{t:?}");
         assert!(!dbg.contains("secret"), "{dbg}");
 

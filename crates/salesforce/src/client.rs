@@ -234,7 +234,9 @@ impl Client {
     /// identity URL. A session made from a bare access token has none: [`Error::Config`].
     pub async fn org_id(&self) -> Result<String, Error> {
         self.auth.session().await?.org_id.ok_or_else(|| {
-            Error::Config("the session does not say which org it belongs to (no identity URL)".into())
+            Error::Config(
+                "the session does not say which org it belongs to (no identity URL)".into(),
+            )
         })
     }
 
