@@ -114,7 +114,7 @@ pub async fn backup<A: SalesforceApi + ?Sized>(
     let started_ms = now_ms();
     let mut run_id = [0u8; 16];
     getrandom::fill(&mut run_id).map_err(|_| Error::Crypto("generating the run id"))?;
-    let run_id: String = run_id.iter().map(|b| format!("{b:02x}")).collect();
+    let run_id = hex::encode(run_id);
 
     let objects = match &options.objects {
         Some(list) => list.clone(),

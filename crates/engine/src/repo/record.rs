@@ -54,16 +54,22 @@ fn write_json(out: &mut Vec<u8>, value: &Value) -> Result<()> {
         .map_err(|e| Error::InvalidArgument(format!("record does not serialise: {e}")))
 }
 
+/// HMAC-SHA256(key, `domain` || bytes): the one keyed hash behind record digests and blob
+/// names, the domain string keeping the two apart.
+pub(crate) fn keyed_hash(key: &[u8; 32], domain: &[u8], bytes: &[u8]) -> [u8; 32] {
+    // HMAC takes keys of any length, so this cannot fail; the fallback keeps it panic-free.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(domain);
+    mac.update(bytes);
+    mac.finalize().into_bytes().into()
+}
+
 /// The keyed digest of canonical record bytes: the first 16 bytes of
 /// HMAC-SHA256(name_key, `"record\0"` || canonical).
 pub fn digest(name_key: &[u8; 32], canonical: &[u8]) -> [u8; DIGEST_LEN] {
-    // HMAC takes keys of any length, so this cannot fail; the fallback keeps it panic-free.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(name_key) else {
-        return [0; DIGEST_LEN];
-    };
-    mac.update(b"record\0");
-    mac.update(canonical);
-    let full = mac.finalize().into_bytes();
+    let full = keyed_hash(name_key, b"record\0", canonical);
     let mut out = [0u8; DIGEST_LEN];
     out.copy_from_slice(&full[..DIGEST_LEN]);
     out

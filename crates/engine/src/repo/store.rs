@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::manifest::{CONFIG_FORMAT, FORMAT_VERSION, Manifest, RepoConfig, RootKey};
+use super::record::keyed_hash;
 use crate::error::{Error, Result};
 use crate::sealed::{data_key, open, seal};
 
@@ -60,7 +61,7 @@ impl ContentName {
 
     /// Lowercase hex, as in store keys and manifests.
     pub fn to_hex(&self) -> String {
-        hex_lower(&self.0)
+        hex::encode(self.0)
     }
 
     /// Parses [`ContentName::to_hex`].
@@ -69,25 +70,14 @@ impl ContentName {
             what: "content name".into(),
             reason: format!("{text:?} is not 64 lowercase hex digits"),
         };
-        if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        // Lowercase only: one spelling per name, as the store keys have it.
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(bad());
         }
         let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
+        hex::decode_to_slice(text, &mut out).map_err(|_| bad())?;
         Ok(Self(out))
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 fn now_ms() -> i64 {
@@ -118,7 +108,7 @@ impl Repository {
         let config = RepoConfig {
             format: CONFIG_FORMAT.to_owned(),
             version: FORMAT_VERSION,
-            id: hex_lower(&id),
+            id: hex::encode(id),
             created_ms: now_ms(),
             root_key,
         };
@@ -187,7 +177,7 @@ impl Repository {
             org_id: org_id.to_owned(),
             name: name.to_owned(),
             instance_url: instance_url.to_owned(),
-            name_key: hex_lower(name_key.as_ref()),
+            name_key: hex::encode(name_key.as_ref()),
             created_ms: now_ms(),
         };
         let repo = OrgRepo {
@@ -407,14 +397,7 @@ impl OrgRepo {
 
     /// The name a file body is stored under: hex HMAC-SHA256(name key, `"blob\0"` || body).
     pub fn blob_name(&self, body: &[u8]) -> String {
-        use hmac::Mac;
-        // HMAC takes keys of any length; the fallback is unreachable and still panic-free.
-        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(self.name_key.as_ref()) else {
-            return String::new();
-        };
-        mac.update(b"blob\0");
-        mac.update(body);
-        hex_lower(&mac.finalize().into_bytes())
+        hex::encode(keyed_hash(&self.name_key, b"blob\0", body))
     }
 
     /// Stores a file body once: compressed unless it already is, sealed (purpose `blob`).
