@@ -1,5 +1,8 @@
 //! coffer-audit throughput: appending to the file sink with a checkpoint every 1,000 events
 //! (one core: a current-thread runtime), and verifying a 1,000,000-event log.
+//!
+//! In criterion's test mode (`cargo bench -- --test`) the verified log has 10,000 events: that
+//! run only proves the bench still works.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::Arc;
@@ -84,14 +87,23 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-/// Builds a 1,000,000-event log with a signed checkpoint every 1,000 events, directly (the
+/// Events in the verified log: 1,000,000, or 10,000 in test mode.
+fn log_events() -> u64 {
+    if coffer_benches::smoke() {
+        10_000
+    } else {
+        1_000_000
+    }
+}
+
+/// Builds a `log_events()`-event log with a signed checkpoint every 1,000 events, directly (the
 /// writer's own speed is measured above).
 fn million_event_log() -> (Vec<u8>, Vec<Vec<u8>>) {
     let signer = signer();
-    let mut log = Vec::with_capacity(400_000_000);
+    let mut log = Vec::with_capacity(400 * log_events() as usize);
     let mut notes = Vec::new();
     let mut frontier = Frontier::new();
-    for seq in 0..1_000_000u64 {
+    for seq in 0..log_events() {
         let event = Event {
             seq,
             ts: Timestamp::from_unix_micros(1_700_000_000_000_000 + seq * 1_000).unwrap(),
@@ -133,7 +145,7 @@ fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("audit_verify");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(30));
-    group.throughput(Throughput::Elements(1_000_000));
+    group.throughput(Throughput::Elements(log_events()));
     group.bench_function("log_1m_events_1000_checkpoints", |b| {
         b.iter(|| {
             let report = verify_log(&log, &notes, &verifier, None, Options::default());

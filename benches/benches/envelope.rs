@@ -11,6 +11,9 @@
 //! - `stream_chacha20poly1305`: the streaming pair with the other suite, for reference.
 //! - `fresh_vec_copy`: copying 64 MiB into a newly allocated `Vec`, no crypto: the floor under
 //!   the `buffer` variants, which must fault in a fresh 64 MiB output on every call.
+//!
+//! In criterion's test mode (`cargo bench -- --test`) the object is 1 MiB: that run only proves
+//! the bench still works.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
@@ -22,12 +25,19 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use coffer_envelope::{Config, DataKey, Opener, Suite, open};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-const OBJECT: usize = 64 << 20;
+/// The object size: 64 MiB, or 1 MiB in test mode.
+fn object() -> usize {
+    if coffer_benches::smoke() {
+        1 << 20
+    } else {
+        64 << 20
+    }
+}
 const SEGMENT: usize = 64 << 10;
 const CONTEXT: &[u8] = b"org=00D000000000001;path=packs/Account/0001;purpose=pack";
 
 fn plaintext() -> Vec<u8> {
-    (0..OBJECT).map(|i| (i % 251) as u8).collect()
+    (0..object()).map(|i| (i % 251) as u8).collect()
 }
 
 fn raw_nonce(index: usize) -> [u8; 12] {
@@ -75,11 +85,11 @@ fn seal(c: &mut Criterion) {
     let chacha = Config::new().with_suite(Suite::ChaCha20Poly1305);
 
     let mut group = c.benchmark_group("envelope_seal_64MiB");
-    group.throughput(Throughput::Bytes(OBJECT as u64));
+    group.throughput(Throughput::Bytes(object() as u64));
     group.sample_size(20);
 
     let mut buffer = plaintext.clone();
-    let mut tags = Vec::with_capacity(OBJECT / SEGMENT);
+    let mut tags = Vec::with_capacity(object() / SEGMENT);
     group.bench_function("raw_aes_gcm", |b| {
         b.iter(|| raw_seal_all(&raw, black_box(&mut buffer), &mut tags));
     });
@@ -113,11 +123,11 @@ fn open_benches(c: &mut Criterion) {
         .seal(&key, b"dek-1", CONTEXT, &plaintext)
         .unwrap();
     let mut raw_ciphertext = plaintext.clone();
-    let mut raw_tags = Vec::with_capacity(OBJECT / SEGMENT);
+    let mut raw_tags = Vec::with_capacity(object() / SEGMENT);
     raw_seal_all(&raw, &mut raw_ciphertext, &mut raw_tags);
 
     let mut group = c.benchmark_group("envelope_open_64MiB");
-    group.throughput(Throughput::Bytes(OBJECT as u64));
+    group.throughput(Throughput::Bytes(object() as u64));
     group.sample_size(20);
 
     group.bench_function("raw_aes_gcm", |b| {
@@ -139,13 +149,13 @@ fn open_benches(c: &mut Criterion) {
         );
     });
     group.bench_function("stream", |b| {
-        b.iter(|| assert_eq!(open_stream(&key, black_box(&aes_envelope)), OBJECT));
+        b.iter(|| assert_eq!(open_stream(&key, black_box(&aes_envelope)), object()));
     });
     group.bench_function("buffer", |b| {
         b.iter(|| open(&key, CONTEXT, black_box(&aes_envelope)).unwrap());
     });
     group.bench_function("stream_chacha20poly1305", |b| {
-        b.iter(|| assert_eq!(open_stream(&key, black_box(&chacha_envelope)), OBJECT));
+        b.iter(|| assert_eq!(open_stream(&key, black_box(&chacha_envelope)), object()));
     });
     group.finish();
 }

@@ -7,7 +7,7 @@
 //! set size (`VmHWM` from `/proc/self/status`, Linux only) after each. Peak RSS never goes down,
 //! so if it does not rise from the 1 MiB run to the 1 GiB run, streaming 1 GiB cost no more
 //! memory than streaming 1 MiB. It exits non-zero if it rose by more than one 64 KiB segment.
-//! With `--test` (as `cargo bench -- --test` passes) the sizes are 1, 16 and 64 MiB.
+//! With `--test` (as `cargo bench -- --test` passes) the sizes are 1, 4 and 16 MiB.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::cell::RefCell;
@@ -112,9 +112,8 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn main() -> ExitCode {
-    let quick = std::env::args().any(|arg| arg == "--test");
-    let sizes: [usize; 3] = if quick {
-        [1 << 20, 16 << 20, 64 << 20]
+    let sizes: [usize; 3] = if coffer_benches::smoke() {
+        [1 << 20, 4 << 20, 16 << 20]
     } else {
         [1 << 20, 64 << 20, 1 << 30]
     };

@@ -8,7 +8,7 @@
 //! new versions are downloaded and stored once per content. Nothing is visible until the
 //! snapshot commits; a failed run leaves the previous snapshot as it was.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use coffer_salesforce::{
@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 use crate::error::{Error, Result};
-use crate::repo::index::{EntryKind, IndexSegment, RecordId};
-use crate::repo::manifest::{RunKind, Watermark};
+use crate::repo::index::{EntryKind, RecordId};
+use crate::repo::manifest::{ObjectState, RunKind, Watermark};
 use crate::repo::record::canonical;
-use crate::repo::{ContentKind, ContentName, OrgRepo, SnapshotWriter};
+use crate::repo::{OrgRepo, SnapshotWriter};
 
 /// How a backup runs.
 #[derive(Debug, Clone)]
@@ -55,7 +55,9 @@ impl Default for BackupOptions {
 /// What one object's read did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ObjectSummary {
-    /// `full` or `incremental`.
+    /// `full` or `incremental`; `resumed` when the run that died and that this run continues
+    /// had finished the object: it is read incrementally from that run's watermark, and its
+    /// counts are what this run added.
     pub read: &'static str,
     /// `bulk` or `rest`.
     pub method: &'static str,
@@ -69,6 +71,8 @@ pub struct ObjectSummary {
     pub blobs_seen: u64,
     /// File bodies stored for the first time.
     pub new_blobs: u64,
+    /// Records found gone by a full read (purged from the org since they were stored).
+    pub gone: u64,
 }
 
 /// What a backup did: the `--json` summary of `coffer backup`.
@@ -128,21 +132,43 @@ pub async fn backup<A: SalesforceApi + ?Sized>(
             .map(|o| o.name)
             .collect(),
     };
-    let parent = org.latest().await?;
-    let incremental_run = parent.is_some();
-    let kind = if incremental_run {
-        RunKind::Incremental
-    } else {
-        RunKind::Full
+    // A run that died on top of the newest snapshot is continued: the objects it finished
+    // are not read again.
+    let mut writer = match SnapshotWriter::resume(org).await? {
+        Some(writer) => writer,
+        None => {
+            let parent = org.latest().await?;
+            // A run is full the first time, a reconciliation when every object is due for a
+            // full read, and incremental otherwise.
+            let kind = match &parent {
+                None => RunKind::Full,
+                Some(p)
+                    if objects
+                        .iter()
+                        .all(|o| full_read_due(p.objects.get(o), options)) =>
+                {
+                    RunKind::Reconcile
+                }
+                Some(_) => RunKind::Incremental,
+            };
+            SnapshotWriter::begin(org, kind, run_id, started_ms).await?
+        }
     };
-    let mut writer = SnapshotWriter::begin(org, kind, run_id, started_ms).await?;
     let support = BulkSupport::default();
     let mut summaries = BTreeMap::new();
     // The window ends now; the next run starts here (minus the lookback), whatever stamps the
     // org hands out, so a clock difference between us and the org loses nothing.
     let end = Timestamp::now();
     for object in &objects {
-        let summary = back_up_object(api, org, &mut writer, object, end, options, &support).await?;
+        // An object the continued run finished is not read again in full: its state carries
+        // that run's watermark, so it is read incrementally from there, which stores only what
+        // changed since (the org kept changing while no run was going).
+        let resumed = writer.is_finished(object);
+        let mut summary =
+            back_up_object(api, org, &mut writer, object, end, options, &support).await?;
+        if resumed {
+            summary.read = "resumed";
+        }
         summaries.insert(object.clone(), summary);
     }
     let (blobs_seen, new_blobs) = summaries
@@ -173,27 +199,6 @@ fn sf(e: coffer_salesforce::Error) -> Error {
     Error::Salesforce(Box::new(e))
 }
 
-/// The newest stored version of each record of `object`, from the snapshot's segments.
-async fn known_versions(
-    org: &OrgRepo,
-    segments: &[String],
-) -> Result<HashMap<RecordId, (i64, EntryKind)>> {
-    let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
-    for name in segments {
-        let segment = IndexSegment::decode(
-            &org.get_content(ContentKind::Index, &ContentName::from_hex(name)?)
-                .await?,
-        )?;
-        for e in segment.entries() {
-            let slot = known.entry(e.id).or_insert((e.stamp_ms, e.kind));
-            if e.stamp_ms >= slot.0 {
-                *slot = (e.stamp_ms, e.kind);
-            }
-        }
-    }
-    Ok(known)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn back_up_object<A: SalesforceApi + ?Sized>(
     api: &A,
@@ -207,26 +212,16 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
     let describe = api.describe(object).await.map_err(sf)?;
     let plan = ObjectPlan::from_describe(&describe);
     let previous = writer.object_state(object).cloned();
-    let full_due = previous.as_ref().is_none_or(|p| {
-        p.watermark.is_none()
-            || p.last_full_ms.is_none_or(|t| {
-                now_ms().saturating_sub(t)
-                    > i64::try_from(options.full_every.as_millis()).unwrap_or(i64::MAX)
-            })
-    });
-    let (window, mut known) = match (&previous, full_due) {
+    let full_due = full_read_due(previous.as_ref(), options);
+    let window = match (&previous, full_due) {
         (Some(p), false) => {
             let since = p.watermark.as_ref().map_or(0, |w| w.stamp_ms);
-            (
-                Window::incremental(Timestamp(since), end, options.lookback),
-                known_versions(org, &p.index).await?,
-            )
+            Window::incremental(Timestamp(since), end, options.lookback)
         }
-        // A full read still compares with what is stored, so unchanged records are not
-        // stored again.
-        (Some(p), true) => (Window::full(end), known_versions(org, &p.index).await?),
-        (None, _) => (Window::full(end), HashMap::new()),
+        _ => Window::full(end),
     };
+    // Even a full read compares with what is stored, so unchanged records are not stored again.
+    writer.load_known(object).await?;
     let count = api.record_count(object).await.map_err(sf)?;
     let method = extract::choose_method(&plan, count, &options.extract, support);
     let mut extraction = Extraction::new(
@@ -248,7 +243,9 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         },
         ..ObjectSummary::default()
     };
-    let mut seen_in_full: HashMap<RecordId, bool> = HashMap::new();
+    // Ids a full read returned (queryAll: deleted rows included), to find the records that
+    // vanished from the org since they were stored.
+    let mut seen_in_full: HashSet<RecordId> = HashSet::new();
     let mut last_id = String::new();
     while let Some(page) = extraction.next_page().await.map_err(sf)? {
         for mut record in page {
@@ -256,10 +253,13 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
             let (id, stamp_ms, deleted) = identity(object, &record)?;
             let rid = RecordId::parse(&id)?;
             if full_due {
-                seen_in_full.insert(rid, deleted);
+                seen_in_full.insert(rid);
             }
             last_id.clone_from(&id);
-            if known.get(&rid).is_some_and(|&(stamp, _)| stamp >= stamp_ms) {
+            if writer
+                .newest(object, &rid)
+                .is_some_and(|(stamp, _)| stamp >= stamp_ms)
+            {
                 continue;
             }
             for field in &plan.blob_fields {
@@ -275,25 +275,17 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
                 record.insert(field.clone(), json!({"coffer:blob": name, "size": size.0}));
             }
             let bytes = canonical(object, &record, &order)?;
-            writer.add_version(object, &id, stamp_ms, deleted, bytes)?;
-            known.insert(
-                rid,
-                (
-                    stamp_ms,
-                    if deleted {
-                        EntryKind::Deleted
-                    } else {
-                        EntryKind::Version
-                    },
-                ),
-            );
+            writer
+                .add_version(object, &id, stamp_ms, deleted, bytes)
+                .await?;
             summary.new_records += 1;
         }
     }
-    summary.live = known
-        .values()
-        .filter(|(_, kind)| *kind == EntryKind::Version)
-        .count() as u64;
+    if full_due {
+        summary.gone = record_gone(api, writer, object, &seen_in_full, end).await?;
+        writer.mark_full_read(object);
+    }
+    summary.live = writer.live_count(object);
     let watermark = Watermark {
         stamp_ms: end.millis(),
         id: last_id,
@@ -302,6 +294,67 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         .finish_object(object, Some(watermark), summary.live)
         .await?;
     Ok(summary)
+}
+
+/// Whether `object` (its state in the parent snapshot, if any) is read in full this run: the
+/// first time, and every `full_every` since its last full read (reconciliation).
+fn full_read_due(previous: Option<&ObjectState>, options: &BackupOptions) -> bool {
+    previous.is_none_or(|p| {
+        p.watermark.is_none()
+            || p.last_full_ms.is_none_or(|t| {
+                now_ms().saturating_sub(t)
+                    >= i64::try_from(options.full_every.as_millis()).unwrap_or(i64::MAX)
+            })
+    })
+}
+
+/// After a full read: stores a `gone` entry for each record stored as live or deleted that
+/// the read did not return and that the org no longer has at all (purged from the Recycle Bin
+/// or hard-deleted). A record the read missed only because it changed after the window's end
+/// still exists, so each candidate is confirmed absent by Id (queryAll, 200 Ids per query)
+/// before it is declared gone. Returns how many were.
+async fn record_gone<A: SalesforceApi + ?Sized>(
+    api: &A,
+    writer: &mut SnapshotWriter<'_>,
+    object: &str,
+    seen: &HashSet<RecordId>,
+    end: Timestamp,
+) -> Result<u64> {
+    let candidates: Vec<(RecordId, i64)> = writer
+        .known_records(object)
+        .filter(|(id, (_, kind))| *kind != EntryKind::Gone && !seen.contains(*id))
+        .map(|(id, (stamp, _))| (*id, *stamp))
+        .collect();
+    let mut gone = 0;
+    for chunk in candidates.chunks(200) {
+        let ids: Vec<String> = chunk.iter().map(|(id, _)| format!("'{id}'")).collect();
+        let soql = format!("SELECT Id FROM {object} WHERE Id IN ({})", ids.join(","));
+        let mut present: HashSet<String> = HashSet::new();
+        let mut page = api.query(&soql, true).await.map_err(sf)?;
+        loop {
+            for record in &page.records {
+                if let Some(Value::String(id)) = record.get("Id") {
+                    present.insert(id.clone());
+                }
+            }
+            match page.next_records_url.take() {
+                Some(next) => page = api.query_more(&next).await.map_err(sf)?,
+                None => break,
+            }
+        }
+        for (id, stamp) in chunk {
+            let text = id.to_string();
+            if !present.contains(&text) {
+                // The entry is dated by the run (it was found gone then), and always after the
+                // version it ends.
+                writer
+                    .add_gone(object, &text, end.millis().max(stamp + 1))
+                    .await?;
+                gone += 1;
+            }
+        }
+    }
+    Ok(gone)
 }
 
 /// Id, SystemModstamp (ms) and IsDeleted of a row.

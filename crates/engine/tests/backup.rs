@@ -1,6 +1,7 @@
 //! Backup end to end against the simulator over HTTPS: a full run, then a change to the org
 //! and an incremental run that stores only what changed; the repository then matches the org
-//! (Id sets and field values), and verifies with every record read back.
+//! (Id sets and field values); after the Recycle Bin is emptied a full reconciliation records
+//! exactly the purged records as gone; and the repository verifies with every record read back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -169,8 +170,46 @@ async fn full_then_incremental_backup_matches_the_org() {
         .unwrap();
     assert_eq!(org.get_blob(name).await.unwrap(), body.to_vec());
 
+    // The Recycle Bin is emptied: the soft-deleted records vanish from the org. A full read
+    // (reconciliation) finds them gone, and only them.
+    let ids = |object: &str| -> BTreeSet<String> {
+        org_records(&sim, object, "Id")
+            .iter()
+            .map(|r| r["Id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before: Vec<BTreeSet<String>> = OBJECTS.iter().map(|o| ids(o)).collect();
+    assert!(sim.with_org_mut(|o| o.empty_recycle_bin()) > 0);
+    let reconcile = BackupOptions {
+        full_every: Duration::ZERO,
+        ..options()
+    };
+    let third = backup(&api, &org, sim.instance_url(), "v62.0", &reconcile)
+        .await
+        .unwrap();
+    assert_eq!(third.kind, RunKind::Reconcile);
+    for (object, before) in OBJECTS.iter().zip(&before) {
+        let after = ids(object);
+        let purged: Vec<&String> = before.difference(&after).collect();
+        assert_eq!(third.objects[*object].gone, purged.len() as u64, "{object}");
+        // Nothing changed in the org but the purge: no version is stored again.
+        assert_eq!(third.objects[*object].new_records, 0, "{object}");
+        for id in purged {
+            let stored = org.read_record(None, object, id).await.unwrap().unwrap();
+            assert_eq!(stored.kind, EntryKind::Gone, "{object} {id}");
+            // As of snapshot 2 it was still there, deleted.
+            let then = org.read_record(Some(2), object, id).await.unwrap().unwrap();
+            assert_eq!(then.kind, EntryKind::Deleted, "{object} {id}");
+        }
+        for id in after.iter().take(50) {
+            let stored = org.read_record(None, object, id).await.unwrap().unwrap();
+            assert_ne!(stored.kind, EntryKind::Gone, "{object} {id}");
+        }
+    }
+    assert!(OBJECTS.iter().any(|o| third.objects[*o].gone > 0));
+
     let report = org.verify(true).await.unwrap();
-    assert_eq!(report.snapshots, 2);
+    assert_eq!(report.snapshots, 3);
     assert_eq!(report.records, first.new_records + second.new_records);
     sim.shutdown().await;
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use coffer_engine::Error;
-use coffer_engine::repo::index::EntryKind;
+use coffer_engine::repo::index::{EntryKind, RecordId};
 use coffer_engine::repo::manifest::{RootKey, RunKind, Watermark};
 use coffer_engine::repo::record::canonical;
 use coffer_engine::repo::{OrgRepo, Repository, SnapshotWriter};
@@ -70,9 +70,11 @@ async fn full(org: &OrgRepo, n: usize) {
     let mut writer = SnapshotWriter::begin(org, RunKind::Full, "run-1".into(), 1)
         .await
         .unwrap();
+    writer.load_known("Account").await.unwrap();
     for i in 0..n {
         writer
             .add_version("Account", &account_id(i), 1000, false, account(i, 1))
+            .await
             .unwrap();
     }
     let watermark = Watermark {
@@ -99,13 +101,19 @@ async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
     let mut writer = SnapshotWriter::begin(&org, RunKind::Incremental, "run-2".into(), 3)
         .await
         .unwrap();
+    writer.load_known("Account").await.unwrap();
     writer
         .add_version("Account", &account_id(7), 2000, false, account(7, 2))
+        .await
         .unwrap();
     writer
         .add_version("Account", &account_id(8), 2000, true, account(8, 2))
+        .await
         .unwrap();
-    writer.add_gone("Account", &account_id(9), 2000).unwrap();
+    writer
+        .add_gone("Account", &account_id(9), 2000)
+        .await
+        .unwrap();
     writer
         .finish_object(
             "Account",
@@ -194,6 +202,196 @@ async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
     );
 }
 
+/// A run only adds versions newer than every stored or queued one of the record (what lets a
+/// point-in-time read stop at the newest segment that knows the record).
+#[tokio::test]
+async fn a_run_refuses_versions_that_are_not_newer() {
+    let (_, _, org) = new_org().await;
+    full(&org, 3).await;
+    let mut writer = SnapshotWriter::begin(&org, RunKind::Incremental, "run-2".into(), 3)
+        .await
+        .unwrap();
+    let refused = |r: coffer_engine::Result<()>| {
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}")
+    };
+    // Not before what is stored has been loaded.
+    refused(
+        writer
+            .add_version("Account", &account_id(1), 2000, false, account(1, 2))
+            .await,
+    );
+    writer.load_known("Account").await.unwrap();
+    assert_eq!(
+        writer.newest("Account", &RecordId::parse(&account_id(1)).unwrap()),
+        Some((1000, EntryKind::Version))
+    );
+    // The stored stamp itself, or older: refused.
+    refused(
+        writer
+            .add_version("Account", &account_id(1), 1000, false, account(1, 2))
+            .await,
+    );
+    refused(writer.add_gone("Account", &account_id(1), 999).await);
+    // Newer: queued, and then the queued version is the one to beat.
+    writer
+        .add_version("Account", &account_id(1), 2000, false, account(1, 2))
+        .await
+        .unwrap();
+    refused(
+        writer
+            .add_version("Account", &account_id(1), 2000, true, account(1, 3))
+            .await,
+    );
+    writer
+        .add_gone("Account", &account_id(1), 3000)
+        .await
+        .unwrap();
+    assert_eq!(writer.live_count("Account"), 2);
+    writer.finish_object("Account", None, 2).await.unwrap();
+    writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 4)
+        .await
+        .unwrap();
+    let read = org
+        .read_record(None, "Account", &account_id(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.stamp_ms, read.kind), (3000, EntryKind::Gone));
+}
+
+/// A run stores a pack as soon as it is full, not when the object is finished: memory is
+/// bounded by a pack, whatever the object's size.
+#[tokio::test]
+async fn packs_are_stored_while_an_object_is_still_being_read() {
+    let (store, _, org) = new_org().await;
+    let mut writer = SnapshotWriter::begin(&org, RunKind::Full, "big".into(), 1)
+        .await
+        .unwrap();
+    writer.load_known("Account").await.unwrap();
+    // 160 records of 256 KiB of hex noise (half of it compressible): ~20 MiB of blocks, more
+    // than one 16 MiB pack.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut noise = || {
+        let mut text = Vec::with_capacity(256 * 1024);
+        while text.len() < 256 * 1024 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            text.extend(
+                (0..16).map(|nibble| b"0123456789abcdef"[(state >> (nibble * 4)) as usize & 15]),
+            );
+        }
+        String::from_utf8(text).unwrap()
+    };
+    let order = ["Id", "Blob"].map(String::from);
+    let packs = || async {
+        store
+            .list(&format!("orgs/{ORG}/packs/"))
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len()
+    };
+    for i in 0..160 {
+        let record = json!({"Id": account_id(i), "Blob": noise()});
+        let bytes = canonical("Account", record.as_object().unwrap(), &order).unwrap();
+        writer
+            .add_version("Account", &account_id(i), 1000, false, bytes)
+            .await
+            .unwrap();
+    }
+    let before_finish = packs().await;
+    assert!(
+        before_finish >= 1,
+        "no pack stored before the object was finished"
+    );
+    writer.finish_object("Account", None, 160).await.unwrap();
+    let manifest = writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+    assert!(packs().await > before_finish);
+    assert_eq!(manifest.packs_added.len(), packs().await);
+    for i in [0, 159] {
+        let read = org
+            .read_record(None, "Account", &account_id(i))
+            .await
+            .unwrap()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&read.canonical.unwrap()).unwrap();
+        assert_eq!(json["Id"], account_id(i));
+        assert_eq!(json["Blob"].as_str().unwrap().len(), 256 * 1024);
+    }
+    assert_eq!(org.verify(true).await.unwrap().records, 160);
+}
+
+/// A run that dies after finishing an object is continued by the next one from its journal:
+/// the finished object's packs and segment are reused, the rest is done, and once the
+/// snapshot commits its journals are gone.
+#[tokio::test]
+async fn a_run_that_died_is_continued_from_its_journal() {
+    let (store, _, org) = new_org().await;
+    assert!(SnapshotWriter::resume(&org).await.unwrap().is_none());
+    let mut first = SnapshotWriter::begin(&org, RunKind::Full, "died".into(), 1)
+        .await
+        .unwrap();
+    first.load_known("Account").await.unwrap();
+    for i in 0..3 {
+        first
+            .add_version("Account", &account_id(i), 1000, false, account(i, 1))
+            .await
+            .unwrap();
+    }
+    first.finish_object("Account", None, 3).await.unwrap();
+    // Contact was being read when the process died: queued, never finished.
+    first.load_known("Contact").await.unwrap();
+    first
+        .add_version("Contact", "003000000000001AAA", 1000, false, account(1, 1))
+        .await
+        .unwrap();
+    drop(first);
+
+    let mut second = SnapshotWriter::resume(&org).await.unwrap().unwrap();
+    assert_eq!(second.run(), "died");
+    assert_eq!(second.kind(), RunKind::Full);
+    assert!(second.is_finished("Account") && !second.is_finished("Contact"));
+    second.load_known("Contact").await.unwrap();
+    second
+        .add_version("Contact", "003000000000001AAA", 1000, false, account(1, 1))
+        .await
+        .unwrap();
+    second.finish_object("Contact", None, 1).await.unwrap();
+    let manifest = second
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+    assert_eq!(manifest.run, "died");
+    assert_eq!(manifest.objects["Account"].versions_added, 3);
+    for i in 0..3 {
+        let read = org
+            .read_record(None, "Account", &account_id(i))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.canonical.unwrap(), account(i, 1));
+    }
+    assert!(
+        org.read_record(None, "Contact", "003000000000001AAA")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let journals: Vec<_> = store
+        .list(&format!("orgs/{ORG}/runs/"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(journals.is_empty(), "{journals:?}");
+    assert!(SnapshotWriter::resume(&org).await.unwrap().is_none());
+    assert_eq!(org.verify(true).await.unwrap().records, 4);
+}
+
 #[tokio::test]
 async fn the_store_and_the_root_key_are_all_it_takes_to_reopen() {
     let (store, repo, org) = new_org().await;
@@ -255,12 +453,16 @@ async fn of_two_runs_on_one_parent_only_the_first_commits() {
     let mut a = SnapshotWriter::begin(&org, RunKind::Full, "a".into(), 1)
         .await
         .unwrap();
+    a.load_known("Account").await.unwrap();
     let mut b = SnapshotWriter::begin(&org, RunKind::Full, "b".into(), 1)
         .await
         .unwrap();
+    b.load_known("Account").await.unwrap();
     a.add_version("Account", &account_id(1), 1, false, account(1, 1))
+        .await
         .unwrap();
     b.add_version("Account", &account_id(1), 1, false, account(1, 9))
+        .await
         .unwrap();
     a.finish_object("Account", None, 1).await.unwrap();
     b.finish_object("Account", None, 1).await.unwrap();
@@ -280,7 +482,9 @@ async fn of_two_runs_on_one_parent_only_the_first_commits() {
     let mut c = SnapshotWriter::begin(&org, RunKind::Incremental, "c".into(), 3)
         .await
         .unwrap();
+    c.load_known("Account").await.unwrap();
     c.add_version("Account", &account_id(2), 5, false, account(2, 2))
+        .await
         .unwrap();
     assert!(matches!(
         c.commit(ORG, "u", "v62.0", 4).await,

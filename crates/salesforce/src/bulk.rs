@@ -93,6 +93,7 @@ pub fn parse_job(body: &[u8]) -> Result<BulkJob, Error> {
 /// The body of a create request: CSV, comma, LF (the decoder's expectations).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // wire helper of `Client`
 pub(crate) struct CreateJob<'a> {
     pub(crate) operation: &'static str,
     pub(crate) query: &'a str,
@@ -118,7 +119,7 @@ pub fn parse_locator(header: Option<&str>) -> Result<Option<Locator>, Error> {
 #[derive(Debug, Clone)]
 pub struct BulkPage {
     /// The records (typed from CSV, see [`crate::bulk_csv`]).
-    pub records: Vec<crate::Record>,
+    pub records: crate::bulk_csv::CsvPage,
     /// Where the next page starts; `None` when this was the last.
     pub next: Option<Locator>,
     /// Bytes of CSV decoded (after inflation), for throughput accounting.

@@ -8,6 +8,12 @@
 //! string from null, and Salesforce stores empty text as null), booleans and numbers become
 //! JSON booleans and numbers, and `…Z` datetimes become the REST form `…+0000`.
 //!
+//! A page decodes into a [`CsvPage`], not into one `serde_json::Map` per row: a map costs an
+//! allocation per key, per text value and per tree node, and allocation was most of the decode
+//! time. The page keeps typed cells in one vector, their text in one buffer and the column
+//! names once per job; [`CsvRow::to_record`] (or iterating the page by value) builds the REST
+//! record of a row when a caller needs it, so at most one page is ever held in either form.
+//!
 //! Whether later pages repeat the header row is not documented consistently, so both are
 //! accepted: a first row equal to the header is skipped. No data row can equal it because the
 //! `Id` column would have to contain the text `Id`, which is not an Id.
@@ -15,13 +21,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use serde_json::{Map, Number, Value};
 
 use crate::Record;
 use crate::describe::{FieldSpec, ValueKind};
 use crate::error::Error;
-use crate::time::bulk_datetime_to_rest;
+use crate::time::Timestamp;
 
 /// Inflates a gzip body (detected by its magic bytes; at most `max_bytes` out, which stops a
 /// decompression bomb) and removes NUL bytes.
@@ -57,8 +64,15 @@ fn memchr_nul(b: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub struct CsvDecoder {
     kinds: HashMap<String, ValueKind>,
-    columns: Option<Vec<(String, ValueKind)>>,
+    columns: Option<Arc<[Column]>>,
     rows_seen: u64,
+}
+
+/// A column of a job's results: its name and how its cells are typed.
+#[derive(Debug, PartialEq, Eq)]
+struct Column {
+    name: String,
+    kind: ValueKind,
 }
 
 impl CsvDecoder {
@@ -75,122 +89,435 @@ impl CsvDecoder {
     pub fn columns(&self) -> Option<impl Iterator<Item = &str>> {
         self.columns
             .as_ref()
-            .map(|c| c.iter().map(|(n, _)| n.as_str()))
+            .map(|c| c.iter().map(|c| c.name.as_str()))
     }
 
-    /// Decodes one prepared page (see [`prepare_page`]) into records.
-    pub fn decode_page(&mut self, page: &[u8]) -> Result<Vec<Record>, Error> {
+    /// Decodes one prepared page (see [`prepare_page`]) into a [`CsvPage`].
+    pub fn decode_page(&mut self, page: &[u8]) -> Result<CsvPage, Error> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(page);
         let mut row = csv::ByteRecord::new();
-        // Sized once from the line count (an upper bound on rows): growing a large Vec frees
-        // its old buffer, and in glibc that triggers a walk of every small chunk freed so far.
-        let lines = page.iter().filter(|&&b| b == b'\n').count();
-        let mut out = Vec::with_capacity(lines.min(1 << 20));
-        let mut first = true;
+        if !read_row(&mut reader, &mut row)? {
+            return Ok(CsvPage::empty(self.columns.clone()));
+        }
+        // The first row is the header on the first page, and may repeat it on later ones.
+        let (columns, mut have_row) = match &self.columns {
+            Some(c) => (Arc::clone(c), !is_header(c, &row)),
+            None => {
+                let c = header(&self.kinds, &row)?;
+                self.columns = Some(Arc::clone(&c));
+                (c, false)
+            }
+        };
+        // Sized once from the line count (an upper bound on rows) and the page length (an
+        // upper bound on the text of its cells), so filling them never reallocates.
+        let lines = page.iter().filter(|&&b| b == b'\n').count().min(1 << 20);
+        let mut cells = Vec::with_capacity(lines.saturating_add(1).saturating_mul(columns.len()));
+        let mut text = Vec::with_capacity(page.len());
+        let first_row = self.rows_seen + 1;
         loop {
-            let more = reader
-                .read_byte_record(&mut row)
-                .map_err(|e| Error::decode("bulk CSV", csv_error_detail(&e)))?;
-            if !more {
+            if have_row {
+                self.rows_seen += 1;
+                self.push_row(&columns, &row, &mut cells, &mut text)?;
+            }
+            have_row = read_row(&mut reader, &mut row)?;
+            if !have_row {
                 break;
             }
-            if first {
-                first = false;
-                match &self.columns {
-                    None => {
-                        self.columns = Some(self.header(&row)?);
-                        continue;
-                    }
-                    Some(cols) if is_header(cols, &row) => continue,
-                    Some(_) => {}
-                }
-            }
-            self.rows_seen += 1;
-            out.push(self.decode_row(&row)?);
         }
-        Ok(out)
+        // Text cells are checked for UTF-8 here, once for the whole buffer: one long check is
+        // several times faster than one per cell. Cells glued together can be valid while one
+        // alone is not (a character split across two cells), so each text cell must also start
+        // and end on a character boundary; together the two checks equal a check per cell.
+        let not_utf8 = |cell: Option<usize>| {
+            let width = columns.len();
+            let (row, column) = cell.map_or((first_row, 0), |i| {
+                let row = i.checked_div(width).unwrap_or(0) as u64;
+                (first_row + row, i.checked_rem(width).unwrap_or(0))
+            });
+            let name = columns.get(column).map_or("", |c| c.name.as_str());
+            Error::decode("bulk CSV", format!("row {row} column {name}: not UTF-8"))
+        };
+        let text = String::from_utf8(text).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            not_utf8(
+                cells
+                    .iter()
+                    .position(|c| matches!(*c, Cell::Text { end, .. } if at < end as usize)),
+            )
+        })?;
+        if let Some(i) = cells.iter().position(|c| {
+            matches!(*c, Cell::Text { start, end }
+                if !text.is_char_boundary(start as usize) || !text.is_char_boundary(end as usize))
+        }) {
+            return Err(not_utf8(Some(i)));
+        }
+        Ok(CsvPage {
+            columns,
+            cells,
+            text,
+        })
     }
 
-    fn header(&self, row: &csv::ByteRecord) -> Result<Vec<(String, ValueKind)>, Error> {
-        let mut cols = Vec::with_capacity(row.len());
-        for cell in row {
-            let name = std::str::from_utf8(cell)
-                .map_err(|_| Error::decode("bulk CSV header", "column name is not UTF-8"))?;
-            if name.is_empty() || cols.iter().any(|(n, _): &(String, _)| n == name) {
-                return Err(Error::decode(
-                    "bulk CSV header",
-                    "empty or duplicate column name",
-                ));
-            }
-            let kind = self.kinds.get(name).copied().unwrap_or(ValueKind::Text);
-            cols.push((name.to_owned(), kind));
-        }
-        Ok(cols)
-    }
-
-    fn decode_row(&self, row: &csv::ByteRecord) -> Result<Record, Error> {
-        let cols = self
-            .columns
-            .as_ref()
-            .ok_or_else(|| Error::decode("bulk CSV", "row before header"))?;
-        if row.len() != cols.len() {
+    fn push_row(
+        &self,
+        columns: &[Column],
+        row: &csv::ByteRecord,
+        cells: &mut Vec<Cell>,
+        text: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if row.len() != columns.len() {
             return Err(Error::decode(
                 "bulk CSV",
                 format!(
                     "row {} has {} cells, header has {}",
                     self.rows_seen,
                     row.len(),
-                    cols.len()
+                    columns.len()
                 ),
             ));
         }
-        let mut rec = Map::new();
-        for ((name, kind), cell) in cols.iter().zip(row.iter()) {
-            let value = typed(cell, *kind).map_err(|why| {
+        for (column, raw) in columns.iter().zip(row.iter()) {
+            let cell = decode_cell(raw, column.kind, text).map_err(|why| {
                 Error::decode(
                     "bulk CSV",
-                    format!("row {} column {name}: {why}", self.rows_seen),
+                    format!("row {} column {}: {why}", self.rows_seen, column.name),
                 )
             })?;
-            rec.insert(name.clone(), value);
+            cells.push(cell);
         }
-        Ok(rec)
+        Ok(())
     }
 }
 
-fn is_header(cols: &[(String, ValueKind)], row: &csv::ByteRecord) -> bool {
+fn read_row(reader: &mut csv::Reader<&[u8]>, row: &mut csv::ByteRecord) -> Result<bool, Error> {
+    reader
+        .read_byte_record(row)
+        .map_err(|e| Error::decode("bulk CSV", csv_error_detail(&e)))
+}
+
+fn header(
+    kinds: &HashMap<String, ValueKind>,
+    row: &csv::ByteRecord,
+) -> Result<Arc<[Column]>, Error> {
+    let mut cols: Vec<Column> = Vec::with_capacity(row.len());
+    for cell in row {
+        let name = std::str::from_utf8(cell)
+            .map_err(|_| Error::decode("bulk CSV header", "column name is not UTF-8"))?;
+        if name.is_empty() || cols.iter().any(|c| c.name == name) {
+            return Err(Error::decode(
+                "bulk CSV header",
+                "empty or duplicate column name",
+            ));
+        }
+        let kind = kinds.get(name).copied().unwrap_or(ValueKind::Text);
+        cols.push(Column {
+            name: name.to_owned(),
+            kind,
+        });
+    }
+    Ok(cols.into())
+}
+
+fn is_header(cols: &[Column], row: &csv::ByteRecord) -> bool {
     row.len() == cols.len()
         && cols
             .iter()
             .zip(row.iter())
-            .all(|((n, _), c)| n.as_bytes() == c)
+            .all(|(c, cell)| c.name.as_bytes() == cell)
 }
 
-// The messages name the expected type, never the cell's content.
-fn typed(cell: &[u8], kind: ValueKind) -> Result<Value, &'static str> {
-    if cell.is_empty() {
-        return Ok(Value::Null);
+/// One decoded cell. Text lives in its page's text buffer (`start..end`), so decoding a
+/// page allocates a few buffers, not one string per cell and one map per row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell {
+    Null,
+    Bool(bool),
+    Integer(i64),
+    /// Always finite (checked when decoded).
+    Number(f64),
+    Text {
+        start: u32,
+        end: u32,
+    },
+    DateTime(Timestamp),
+}
+
+// The messages name the expected type, never the cell's content. Text goes to `text` as bytes
+// (its UTF-8 is checked with the whole page, see `decode_page`); other cells are parsed here.
+fn decode_cell(raw: &[u8], kind: ValueKind, text: &mut Vec<u8>) -> Result<Cell, &'static str> {
+    if raw.is_empty() {
+        return Ok(Cell::Null);
     }
-    let text = std::str::from_utf8(cell).map_err(|_| "not UTF-8")?;
+    let utf8 = |raw| std::str::from_utf8(raw).map_err(|_| "not UTF-8");
     Ok(match kind {
-        ValueKind::Text => Value::String(text.to_owned()),
-        ValueKind::Boolean => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
+        ValueKind::Text => {
+            let start = text_offset(text.len())?;
+            text.extend_from_slice(raw);
+            Cell::Text {
+                start,
+                end: text_offset(text.len())?,
+            }
+        }
+        ValueKind::Boolean => match raw {
+            b"true" => Cell::Bool(true),
+            b"false" => Cell::Bool(false),
             _ => return Err("not a boolean"),
         },
-        ValueKind::Integer => {
-            Value::Number(text.parse::<i64>().map_err(|_| "not an integer")?.into())
-        }
+        ValueKind::Integer => Cell::Integer(utf8(raw)?.parse().map_err(|_| "not an integer")?),
         ValueKind::Number => {
-            let f = text.parse::<f64>().map_err(|_| "not a number")?;
-            Value::Number(Number::from_f64(f).ok_or("not a finite number")?)
+            let f: f64 = utf8(raw)?.parse().map_err(|_| "not a number")?;
+            if !f.is_finite() {
+                return Err("not a finite number");
+            }
+            Cell::Number(f)
         }
-        ValueKind::DateTime => Value::String(bulk_datetime_to_rest(text).ok_or("not a datetime")?),
+        ValueKind::DateTime => {
+            Cell::DateTime(Timestamp::parse(utf8(raw)?).ok_or("not a datetime")?)
+        }
     })
+}
+
+fn text_offset(len: usize) -> Result<u32, &'static str> {
+    u32::try_from(len).map_err(|_| "page text beyond 4 GiB")
+}
+
+/// One decoded Bulk result page: the typed cells of its rows, row after row, with the text of
+/// all cells in one buffer and the column names shared by every page of the job.
+///
+/// Values are decoded eagerly (UTF-8 checked, booleans, numbers and datetimes parsed, so a bad
+/// cell fails the page), but stored compactly; a REST-shaped [`Record`] is built per row only
+/// when asked for ([`CsvRow::to_record`], or iterating the page by value).
+#[derive(Debug, Clone)]
+pub struct CsvPage {
+    columns: Arc<[Column]>,
+    cells: Vec<Cell>,
+    text: String,
+}
+
+impl CsvPage {
+    fn empty(columns: Option<Arc<[Column]>>) -> Self {
+        CsvPage {
+            columns: columns.unwrap_or_else(|| Arc::from(Vec::new())),
+            cells: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Rows on the page.
+    pub fn len(&self) -> usize {
+        self.cells
+            .len()
+            .checked_div(self.columns.len())
+            .unwrap_or(0)
+    }
+
+    /// Whether the page has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The column names, in CSV order.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|c| c.name.as_str())
+    }
+
+    /// Row `index`, if there is one.
+    pub fn row(&self, index: usize) -> Option<CsvRow<'_>> {
+        let width = self.columns.len();
+        let start = index.checked_mul(width)?;
+        let cells = self.cells.get(start..start.checked_add(width)?)?;
+        (width > 0).then_some(CsvRow {
+            columns: &self.columns,
+            cells,
+            text: &self.text,
+        })
+    }
+
+    /// The rows, in order.
+    pub fn rows(&self) -> CsvRows<'_> {
+        self.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a CsvPage {
+    type Item = CsvRow<'a>;
+    type IntoIter = CsvRows<'a>;
+
+    fn into_iter(self) -> CsvRows<'a> {
+        CsvRows {
+            page: self,
+            // `max(1)`: a page without columns has no cells, and chunks must not be empty.
+            chunks: self.cells.chunks_exact(self.columns.len().max(1)),
+        }
+    }
+}
+
+/// Iterates the rows of a [`CsvPage`].
+#[derive(Debug, Clone)]
+pub struct CsvRows<'a> {
+    page: &'a CsvPage,
+    chunks: std::slice::ChunksExact<'a, Cell>,
+}
+
+impl<'a> Iterator for CsvRows<'a> {
+    type Item = CsvRow<'a>;
+
+    fn next(&mut self) -> Option<CsvRow<'a>> {
+        self.chunks.next().map(|cells| CsvRow {
+            columns: &self.page.columns,
+            cells,
+            text: &self.page.text,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.chunks.size_hint()
+    }
+}
+
+impl ExactSizeIterator for CsvRows<'_> {}
+
+/// Converts the page row by row into [`Record`]s, each built only when it is reached.
+impl IntoIterator for CsvPage {
+    type Item = Record;
+    type IntoIter = CsvRecords;
+
+    fn into_iter(self) -> CsvRecords {
+        CsvRecords {
+            page: self,
+            next: 0,
+        }
+    }
+}
+
+/// Owning iterator over a [`CsvPage`] as [`Record`]s.
+#[derive(Debug, Clone)]
+pub struct CsvRecords {
+    page: CsvPage,
+    next: usize,
+}
+
+impl Iterator for CsvRecords {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        let record = self.page.row(self.next)?.to_record();
+        self.next += 1;
+        Some(record)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.page.len().saturating_sub(self.next);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for CsvRecords {}
+
+/// One row of a [`CsvPage`], borrowed from it.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvRow<'a> {
+    columns: &'a [Column],
+    cells: &'a [Cell],
+    text: &'a str,
+}
+
+impl<'a> CsvRow<'a> {
+    /// Fields in the row (the page's column count).
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether the row has no fields (never, for a row of a decoded page).
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// The value of `column`, or `None` when the page has no such column.
+    pub fn get(&self, column: &str) -> Option<Field<'a>> {
+        let i = self.columns.iter().position(|c| c.name == column)?;
+        self.cells.get(i).map(|&cell| self.field(cell))
+    }
+
+    /// `(column, value)` pairs in CSV order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Field<'a>)> + use<'a> {
+        let row = *self;
+        row.columns
+            .iter()
+            .zip(row.cells)
+            .map(move |(c, &cell)| (c.name.as_str(), row.field(cell)))
+    }
+
+    /// The values in CSV order.
+    pub fn values(&self) -> impl Iterator<Item = Field<'a>> + use<'a> {
+        self.iter().map(|(_, value)| value)
+    }
+
+    /// The row as a REST-shaped record, identical to the REST query record of the same row.
+    pub fn to_record(&self) -> Record {
+        self.iter()
+            .map(|(name, value)| (name.to_owned(), value.to_json()))
+            .collect::<Map<String, Value>>()
+    }
+
+    fn field(&self, cell: Cell) -> Field<'a> {
+        match cell {
+            Cell::Null => Field::Null,
+            Cell::Bool(b) => Field::Bool(b),
+            Cell::Integer(i) => Field::Integer(i),
+            Cell::Number(f) => Field::Number(f),
+            // The decoder checked that spans are in bounds and on character boundaries;
+            // `get` keeps this panic-free regardless.
+            Cell::Text { start, end } => {
+                Field::Text(self.text.get(start as usize..end as usize).unwrap_or(""))
+            }
+            Cell::DateTime(t) => Field::DateTime(t),
+        }
+    }
+}
+
+/// One typed value of a Bulk row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    /// An empty cell: Bulk cannot tell an empty string from null, and Salesforce stores empty
+    /// text as null.
+    Null,
+    /// A `boolean` field.
+    Bool(bool),
+    /// An `int` field.
+    Integer(i64),
+    /// A `double`, `currency` or `percent` field (finite).
+    Number(f64),
+    /// Text (any other field type).
+    Text(&'a str),
+    /// A `datetime` field.
+    DateTime(Timestamp),
+}
+
+impl<'a> Field<'a> {
+    /// The text of a [`Field::Text`].
+    pub fn as_str(&self) -> Option<&'a str> {
+        match *self {
+            Field::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The REST JSON value: datetimes in the REST form `2020-10-22T21:03:23.000+0000`.
+    pub fn to_json(&self) -> Value {
+        match *self {
+            Field::Null => Value::Null,
+            Field::Bool(b) => Value::Bool(b),
+            Field::Integer(i) => Value::Number(i.into()),
+            // Finite by construction, so `from_f64` succeeds; null keeps this panic-free.
+            Field::Number(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Field::Text(s) => Value::String(s.to_owned()),
+            Field::DateTime(t) => Value::String(t.to_rest()),
+        }
+    }
 }
 
 fn csv_error_detail(e: &csv::Error) -> String {
@@ -231,10 +558,27 @@ mod tests {
     #[test]
     fn decodes_typed_values_quoting_and_nulls() {
         let mut d = CsvDecoder::new(&fields());
-        let recs = d
+        let page = d
             .decode_page(&prepare_page(PAGE, 1 << 20).unwrap())
             .unwrap();
-        assert_eq!(recs.len(), 3);
+        assert_eq!(page.len(), 3);
+        let row = page.row(1).unwrap();
+        assert_eq!(row.len(), 6);
+        assert_eq!(row.get("Id"), Some(Field::Text("001000000000002AAA")));
+        assert_eq!(row.get("Name"), Some(Field::Null));
+        assert_eq!(row.get("IsDeleted"), Some(Field::Bool(true)));
+        assert_eq!(
+            row.get("SystemModstamp"),
+            Some(Field::DateTime(Timestamp(1_697_955_912_000)))
+        );
+        assert_eq!(row.get("Missing"), None);
+        assert!(page.row(3).is_none());
+        assert_eq!(page.rows().len(), 3);
+        assert_eq!(
+            page.rows().map(|r| r.to_record()).collect::<Vec<_>>(),
+            page.clone().into_iter().collect::<Vec<_>>()
+        );
+        let recs: Vec<Record> = page.into_iter().collect();
         assert_eq!(recs[0]["Name"], Value::String("Acme, \"Inc\"".into()));
         assert_eq!(recs[0]["IsDeleted"], Value::Bool(false));
         assert_eq!(recs[0]["NumberOfEmployees"], Value::from(12));
@@ -254,9 +598,11 @@ mod tests {
     fn strips_nul_bytes() {
         let page = b"Id,Name\n001000000000001AAA,Ac\0me\n\0";
         let mut d = CsvDecoder::new(&fields());
-        let recs = d
+        let recs: Vec<Record> = d
             .decode_page(&prepare_page(page, 1 << 20).unwrap())
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0]["Name"], Value::String("Acme".into()));
     }
@@ -279,11 +625,19 @@ mod tests {
         let mut d = CsvDecoder::new(&fields());
         assert_eq!(d.decode_page(b"Id,Name\r\nA1,x\r\n").unwrap().len(), 1);
         // Header repeated: skipped.
-        let recs = d.decode_page(b"Id,Name\nA2,y\n").unwrap();
+        let recs: Vec<Record> = d
+            .decode_page(b"Id,Name\nA2,y\n")
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0]["Id"], Value::String("A2".into()));
         // No header: first row is data.
-        let recs = d.decode_page(b"A3,z\nA4,w\n").unwrap();
+        let recs: Vec<Record> = d
+            .decode_page(b"A3,z\nA4,w\n")
+            .unwrap()
+            .into_iter()
+            .collect();
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0]["Id"], Value::String("A3".into()));
         // Empty page.
@@ -310,7 +664,21 @@ mod tests {
         let mut d = CsvDecoder::new(&fields());
         assert!(d.decode_page(b"Id,AnnualRevenue\nA1,NaN\n").is_err());
         let mut d = CsvDecoder::new(&fields());
+        let msg = d
+            .decode_page(b"Id,Name\nA1,ok\nA2,\xffsecret\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("row 2 column Name: not UTF-8"), "{msg}");
+        assert!(!msg.contains("secret"), "{msg}");
+        let mut d = CsvDecoder::new(&fields());
         assert!(d.decode_page(b"Id,Name\nA1,\xff\n").is_err());
+        // "\xc3\xa9" is "é": split over two cells, each alone is not UTF-8.
+        let mut d = CsvDecoder::new(&fields());
+        let msg = d
+            .decode_page(b"Id,Name,Other\nA1,\xc3,\xa9\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("row 1 column Name: not UTF-8"), "{msg}");
         let mut d = CsvDecoder::new(&fields());
         assert!(d.decode_page(b"Id,SystemModstamp\nA1,yesterday\n").is_err());
     }

@@ -87,6 +87,7 @@ pub enum Error {
         fields: Vec<String>,
     },
     /// The network failed (connect, TLS, timeout, reset) after the retries were spent.
+    #[cfg(feature = "client")]
     #[error("transport error: {0}")]
     Transport(#[source] reqwest::Error),
     /// A response did not have the documented shape.
@@ -112,6 +113,7 @@ impl Error {
             Error::Api { status, code, .. } => {
                 *status >= 500 || code == "SERVER_UNAVAILABLE" || code == "UNABLE_TO_LOCK_ROW"
             }
+            #[cfg(feature = "client")]
             Error::Transport(e) => e.is_timeout() || e.is_connect() || e.is_request(),
             _ => false,
         }
@@ -143,6 +145,7 @@ pub struct ApiErrorEntry {
 /// Parses an error body into its first entry. Salesforce sends a JSON array; Bulk 1.0 and some
 /// gateways send a single object. Anything else yields an entry whose message says the body
 /// was not a Salesforce error (the body itself is not echoed: it could hold data).
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // wire helper of `Client`
 pub(crate) fn parse_api_error(body: &[u8]) -> ApiErrorEntry {
     if let Ok(mut entries) = serde_json::from_slice::<Vec<ApiErrorEntry>>(body)
         && !entries.is_empty()
@@ -162,6 +165,7 @@ pub(crate) fn parse_api_error(body: &[u8]) -> ApiErrorEntry {
 }
 
 /// Maps an HTTP error status and body to the typed error.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // wire helper of `Client`
 pub(crate) fn classify(status: u16, body: &[u8], object: Option<&str>) -> Error {
     let entry = parse_api_error(body);
     match (status, entry.error_code.as_str()) {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::Record;
 use crate::api::SalesforceApi;
 use crate::bulk::Locator;
-use crate::bulk_csv::CsvDecoder;
+use crate::bulk_csv::{CsvDecoder, CsvPage, CsvRecords};
 use crate::describe::ObjectPlan;
 use crate::error::Error;
 use crate::query::DeletedRecords;
@@ -147,6 +147,83 @@ pub struct ExtractStats {
     /// REST queries restarted after a dead cursor.
     pub cursor_restarts: u64,
 }
+
+/// One page of an extraction. Iterating it by value yields its [`Record`]s; a Bulk page builds
+/// each record only when the iteration reaches it (see [`CsvPage`]).
+#[derive(Debug, Clone)]
+pub struct Page(Rows);
+
+#[derive(Debug, Clone)]
+enum Rows {
+    Rest(Vec<Record>),
+    Bulk(CsvPage),
+}
+
+impl Page {
+    /// Records on the page.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Rows::Rest(records) => records.len(),
+            Rows::Bulk(page) => page.len(),
+        }
+    }
+
+    /// Whether the page has no records (never, for a page an extraction returned).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The decoded Bulk page, when the page was read by Bulk: typed values without building
+    /// records.
+    pub fn as_bulk(&self) -> Option<&CsvPage> {
+        match &self.0 {
+            Rows::Bulk(page) => Some(page),
+            Rows::Rest(_) => None,
+        }
+    }
+}
+
+impl IntoIterator for Page {
+    type Item = Record;
+    type IntoIter = PageRecords;
+
+    fn into_iter(self) -> PageRecords {
+        PageRecords(match self.0 {
+            Rows::Rest(records) => RecordsIter::Rest(records.into_iter()),
+            Rows::Bulk(page) => RecordsIter::Bulk(page.into_iter()),
+        })
+    }
+}
+
+/// Owning iterator over the [`Record`]s of a [`Page`].
+#[derive(Debug, Clone)]
+pub struct PageRecords(RecordsIter);
+
+#[derive(Debug, Clone)]
+enum RecordsIter {
+    Rest(std::vec::IntoIter<Record>),
+    Bulk(CsvRecords),
+}
+
+impl Iterator for PageRecords {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        match &mut self.0 {
+            RecordsIter::Rest(it) => it.next(),
+            RecordsIter::Bulk(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            RecordsIter::Rest(it) => it.size_hint(),
+            RecordsIter::Bulk(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for PageRecords {}
 
 enum State {
     Idle,
@@ -294,7 +371,7 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
     }
 
     /// The next page of records, or `None` when the object is read. Pages are never empty.
-    pub async fn next_page(&mut self) -> Result<Option<Vec<Record>>, Error> {
+    pub async fn next_page(&mut self) -> Result<Option<Page>, Error> {
         loop {
             match &mut self.state {
                 State::Idle => {
@@ -385,7 +462,7 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
                     }
                     self.stats.pages += 1;
                     self.stats.records += page.records.len() as u64;
-                    return Ok(Some(page.records));
+                    return Ok(Some(Page(Rows::Bulk(page.records))));
                 }
                 State::Rest { pending, next } => {
                     let result = match next {
@@ -409,7 +486,7 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
                             }
                             self.stats.pages += 1;
                             self.stats.records += page.records.len() as u64;
-                            return Ok(Some(page.records));
+                            return Ok(Some(Page(Rows::Rest(page.records))));
                         }
                         Err(Error::Api { code, .. })
                             if code == "INVALID_QUERY_LOCATOR" && next.is_some() =>

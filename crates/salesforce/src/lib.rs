@@ -6,7 +6,9 @@
 //! implements it over HTTPS (rustls on aws-lc-rs; plain HTTP only to loopback test servers).
 //! The logic above single calls — choosing Bulk or REST, falling back, splitting windows on
 //! `QUERY_TIMEOUT`, resuming after dead cursors, detecting a required full resync — lives in
-//! [`extract`] and works with any implementation of the trait.
+//! [`extract`] and works with any implementation of the trait. The HTTP client ([`Client`],
+//! [`auth`], [`tls`]) sits behind the default feature `client`; without it the crate is the
+//! trait, the planners and the decoders alone (the fuzz targets build it that way).
 //!
 //! # Records
 //!
@@ -15,6 +17,11 @@
 //! `address`/`location` fields and `base64` fields are left out, see [`ObjectPlan`]), Bulk CSV
 //! cells are typed with describe (empty cell = `null`, booleans and numbers as JSON values) and
 //! Bulk datetimes are rewritten to the REST form `2020-10-22T21:03:23.000+0000`.
+//!
+//! An extraction returns a [`Page`] at a time. A Bulk page stays in its compact decoded form
+//! ([`CsvPage`]: typed cells, one text buffer, column names shared) and becomes records row by
+//! row as the page is iterated, so decoding costs a few allocations per page instead of several
+//! per cell (see [`bulk_csv`]).
 //!
 //! # Example
 //!
@@ -67,10 +74,12 @@
 //! ```
 
 pub mod api;
+#[cfg(feature = "client")]
 pub mod auth;
 pub mod budget;
 pub mod bulk;
 pub mod bulk_csv;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod describe;
 pub mod error;
@@ -78,19 +87,22 @@ pub mod extract;
 pub mod query;
 pub mod retry;
 pub mod time;
+#[cfg(feature = "client")]
 pub mod tls;
 pub mod window;
 pub mod writes;
 
 pub use api::{BlobStream, SalesforceApi};
+#[cfg(feature = "client")]
 pub use auth::{Credentials, RotationHook, TokenSet};
 pub use budget::{ApiUsage, Budget, Limits};
 pub use bulk::{BulkJob, BulkPage, JobState, Locator};
-pub use bulk_csv::CsvDecoder;
+pub use bulk_csv::{CsvDecoder, CsvPage, CsvRow, Field};
+#[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder};
 pub use describe::{DescribeGlobal, FieldSpec, ObjectPlan, SObjectDescribe, ValueKind};
 pub use error::Error;
-pub use extract::{BulkSupport, Checkpoint, ExtractOptions, Extraction, Method};
+pub use extract::{BulkSupport, Checkpoint, ExtractOptions, Extraction, Method, Page, PageRecords};
 pub use query::{DeletedRecords, QueryPage, UpdatedIds};
 pub use time::Timestamp;
 pub use window::{Cursor, Window};

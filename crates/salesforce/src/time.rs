@@ -130,12 +130,6 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// Converts a Bulk CSV datetime (`…Z`) to the REST JSON form (`…+0000`) so records read by
-/// either path are identical. Returns `None` when `s` is not a datetime.
-pub(crate) fn bulk_datetime_to_rest(s: &str) -> Option<String> {
-    Timestamp::parse(s).map(Timestamp::to_rest)
-}
-
 fn digits(b: &[u8]) -> Option<i64> {
     let mut v = 0i64;
     for &c in b {
@@ -197,7 +191,9 @@ mod tests {
         assert_eq!(rest.to_soql(), "2020-10-22T21:03:23.000Z");
         assert_eq!(rest.to_replication_param(), "2020-10-22T21:03:23+00:00");
         assert_eq!(
-            bulk_datetime_to_rest("2023-10-22T06:25:12.000Z").as_deref(),
+            Timestamp::parse("2023-10-22T06:25:12.000Z")
+                .map(Timestamp::to_rest)
+                .as_deref(),
             Some("2023-10-22T06:25:12.000+0000")
         );
     }

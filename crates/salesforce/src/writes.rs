@@ -78,6 +78,7 @@ pub fn parse_results(body: &[u8], expected: usize) -> Result<Vec<RecordResult>, 
 
 /// The request body for create/update/upsert: `{"allOrNone":…,"records":[…]}`, each record
 /// carrying `attributes.type` (added from `object` when missing).
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // wire helper of `Client`
 pub(crate) fn body(object: &str, records: &[Record], all_or_none: bool) -> Value {
     let records: Vec<Value> = records
         .iter()
@@ -98,6 +99,7 @@ pub(crate) fn body(object: &str, records: &[Record], all_or_none: bool) -> Value
 }
 
 /// The Ids of records to delete; every record must carry a string `Id`.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // wire helper of `Client`
 pub(crate) fn ids(records: &[Record]) -> Result<Vec<String>, Error> {
     records
         .iter()
@@ -111,6 +113,7 @@ pub(crate) fn ids(records: &[Record]) -> Result<Vec<String>, Error> {
 }
 
 /// A 15- or 18-character alphanumeric Salesforce Id.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // wire helper of `Client`
 pub(crate) fn is_id(s: &str) -> bool {
     (s.len() == 15 || s.len() == 18) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -77,7 +77,21 @@ async fn plan(client: &Client, object: &str) -> ObjectPlan {
 async fn drain(ex: &mut Extraction<'_, Client>, out: &mut Vec<Record>) -> Result<(), Error> {
     while let Some(page) = ex.next_page().await? {
         assert!(!page.is_empty());
+        // A Bulk page's typed rows are the records it yields.
+        let bulk_ids: Option<Vec<String>> = page.as_bulk().map(|bulk| {
+            bulk.rows()
+                .map(|row| row.get("Id").unwrap().as_str().unwrap().to_owned())
+                .collect()
+        });
+        let before = out.len();
         out.extend(page);
+        if let Some(ids) = bulk_ids {
+            let yielded: Vec<&str> = out[before..]
+                .iter()
+                .map(|r| r["Id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, yielded);
+        }
     }
     Ok(())
 }

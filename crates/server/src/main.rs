@@ -26,8 +26,8 @@ enum Command {
     Demo,
     /// Back up an org: a full run the first time, then changes since the previous run.
     Backup(backup_cli::BackupArgs),
-    /// Create a repository: a directory or `s3://BUCKET`, protected by a local master key or
-    /// an AWS KMS key.
+    /// Create a repository: a directory, `s3://BUCKET` or `s3://BUCKET/PREFIX`, protected by a
+    /// local master key or an AWS KMS key.
     Init(repo_cli::InitArgs),
     /// List the snapshots of a repository.
     Snapshots(repo_cli::SnapshotsArgs),

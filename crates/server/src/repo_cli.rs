@@ -9,14 +9,15 @@ use coffer_engine::repo::index::EntryKind;
 use coffer_engine::repo::manifest::RootKey;
 use coffer_engine::repo::{OrgRepo, Repository};
 use coffer_keys::{AwsKms, AwsKmsConfig, KeyManager, Kms, LocalKms};
-use coffer_store::{LocalFs, ObjectStore, S3, S3Config};
+use coffer_store::{LocalFs, ObjectStore, Prefixed, S3, S3Config};
 use serde_json::json;
 
 /// Where the repository is and how to reach its root key.
 #[derive(Debug, Args)]
 pub(crate) struct RepoArgs {
-    /// The repository: a directory, or `s3://BUCKET`.
-    #[arg(long, value_name = "DIR|s3://BUCKET")]
+    /// The repository: a directory, `s3://BUCKET`, or `s3://BUCKET/PREFIX` (a folder of a
+    /// bucket shared with other data).
+    #[arg(long, value_name = "DIR|s3://BUCKET[/PREFIX]")]
     repo: String,
     /// Endpoint of an S3-compatible service for `s3://` repositories (path-style); AWS when
     /// absent.
@@ -53,13 +54,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 impl RepoArgs {
     async fn store(&self) -> Result<Arc<dyn ObjectStore>, Failure> {
         if let Some(rest) = self.repo.strip_prefix("s3://") {
-            let bucket = rest.trim_end_matches('/');
-            if bucket.is_empty() || bucket.contains('/') {
+            // s3://BUCKET or s3://BUCKET/PREFIX: a repository may share a bucket with other
+            // data, inside one folder of it.
+            let rest = rest.trim_end_matches('/');
+            let (bucket, prefix) = match rest.split_once('/') {
+                Some((bucket, prefix)) => (bucket, Some(prefix)),
+                None => (rest, None),
+            };
+            if bucket.is_empty() {
                 return Err(Failure(
-                    format!(
-                        "{}: give a whole bucket, s3://BUCKET (prefixes are not supported yet)",
-                        self.repo
-                    ),
+                    format!("{}: expected s3://BUCKET or s3://BUCKET/PREFIX", self.repo),
                     2,
                 ));
             }
@@ -67,7 +71,15 @@ impl RepoArgs {
             if let Some(endpoint) = &self.s3_endpoint {
                 config = config.with_endpoint(endpoint).with_path_style(true);
             }
-            Ok(Arc::new(S3::connect(config).await))
+            let s3 = S3::connect(config).await;
+            match prefix {
+                Some(prefix) => {
+                    Ok(Arc::new(Prefixed::new(s3, prefix).map_err(|e| {
+                        Failure(format!("{}: bad prefix: {e}", self.repo), 2)
+                    })?))
+                }
+                None => Ok(Arc::new(s3)),
+            }
         } else {
             Ok(Arc::new(LocalFs::new(&self.repo)?))
         }

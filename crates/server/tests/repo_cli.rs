@@ -1,6 +1,8 @@
 //! The repository commands run as the real binary against a directory repository: `init`
 //! (and its refusals), then `snapshots`, `cat-record`, `verify` and `stats` on snapshots the
-//! engine wrote, and `verify --read-data` naming a damaged pack.
+//! engine wrote, and `verify --read-data` naming a damaged pack; and the same commands on a
+//! repository in a folder of an S3 bucket (moto, started by `scripts/test`; without
+//! `COFFER_TEST_S3_ENDPOINT` that test fails, it is never skipped).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +14,7 @@ use coffer_engine::repo::manifest::{RunKind, Watermark};
 use coffer_engine::repo::record::canonical;
 use coffer_engine::repo::{Repository, SnapshotWriter};
 use coffer_keys::{KeyManager, LocalKms};
-use coffer_store::{LocalFs, ObjectStore};
+use coffer_store::{LocalFs, ObjectStore, Prefixed, S3, S3Config};
 use serde_json::{Value, json};
 
 const ORG: &str = "00D000000000001AAA";
@@ -42,7 +44,10 @@ fn record(i: u32, version: u32) -> Vec<u8> {
 
 /// Two snapshots through the engine: 5 accounts, then account 2 updated and 3 deleted.
 async fn back_up(repo_dir: &Path) {
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalFs::new(repo_dir).unwrap());
+    back_up_into(Arc::new(LocalFs::new(repo_dir).unwrap())).await;
+}
+
+async fn back_up_into(store: Arc<dyn ObjectStore>) {
     let kms = Arc::new(LocalKms::from_base64(KEY_B64).unwrap());
     let repo = Repository::open(store.clone(), KeyManager::new(store, kms))
         .await
@@ -54,6 +59,7 @@ async fn back_up(repo_dir: &Path) {
     let mut w = SnapshotWriter::begin(&org, RunKind::Full, "r1".into(), 1)
         .await
         .unwrap();
+    w.load_known("Account").await.unwrap();
     for i in 0..5 {
         w.add_version(
             "Account",
@@ -62,6 +68,7 @@ async fn back_up(repo_dir: &Path) {
             false,
             record(i, 1),
         )
+        .await
         .unwrap();
     }
     w.finish_object(
@@ -80,9 +87,13 @@ async fn back_up(repo_dir: &Path) {
     let mut w = SnapshotWriter::begin(&org, RunKind::Incremental, "r2".into(), 3)
         .await
         .unwrap();
+    w.load_known("Account").await.unwrap();
     w.add_version("Account", "001000000000002AAA", 20, false, record(2, 2))
+        .await
         .unwrap();
-    w.add_gone("Account", "001000000000003AAA", 20).unwrap();
+    w.add_gone("Account", "001000000000003AAA", 20)
+        .await
+        .unwrap();
     w.finish_object("Account", None, 4).await.unwrap();
     w.commit(ORG, "https://127.0.0.1:1", "v62.0", 4)
         .await
@@ -190,4 +201,89 @@ async fn repository_commands_on_a_directory_repository() {
     std::fs::write(&good_key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
     let wrong = coffer(&[&["snapshots"], &base[..]].concat());
     assert_ne!(wrong.status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repository_commands_in_a_folder_of_an_s3_bucket() {
+    let endpoint =
+        coffer_testkit::endpoint(coffer_testkit::Service::S3).unwrap_or_else(|e| panic!("{e}"));
+    let admin = coffer_testkit::s3_client()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bucket = coffer_testkit::unique_name("cli-repo");
+    admin.create_bucket().bucket(&bucket).send().await.unwrap();
+    let whole_bucket = || {
+        S3::from_client(
+            admin.clone(),
+            S3Config::new(bucket.as_str(), coffer_testkit::TEST_REGION),
+        )
+    };
+    // Someone else's object at the bucket's root: the repository must neither see nor touch it.
+    let neighbour = coffer_store::ObjectKey::new("other-team/notes").unwrap();
+    whole_bucket()
+        .put(
+            &neighbour,
+            "theirs".into(),
+            &coffer_store::PutOptions::overwrite(),
+        )
+        .await
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let key = key_file(tmp.path(), 0o600);
+    let repo = format!("s3://{bucket}/team/coffer");
+    let base = [
+        "--repo",
+        repo.as_str(),
+        "--s3-endpoint",
+        endpoint.as_str(),
+        "--master-key-file",
+        key.as_str(),
+    ];
+
+    let init = coffer(&[&["init"], &base[..]].concat());
+    assert!(init.status.success(), "{init:?}");
+    back_up_into(Arc::new(
+        Prefixed::new(whole_bucket(), "team/coffer").unwrap(),
+    ))
+    .await;
+
+    let list = coffer(&[&["snapshots"], &base[..], &["--json"]].concat());
+    assert!(list.status.success(), "{list:?}");
+    let rows: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    let verify = coffer(&[&["verify"], &base[..], &["--read-data"]].concat());
+    assert!(verify.status.success(), "{verify:?}");
+
+    // Everything the repository wrote is under the folder; the neighbour is untouched.
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = whole_bucket().list_page("", token.as_ref()).await.unwrap();
+        keys.extend(page.objects.into_iter().map(|m| m.key.into_string()));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert!(keys.contains(&"team/coffer/config".to_owned()), "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("team/coffer/") || k == "other-team/notes"),
+        "{keys:?}"
+    );
+    assert_eq!(whole_bucket().get(&neighbour).await.unwrap(), "theirs");
+
+    // The bucket's root is not the repository.
+    let root = format!("s3://{bucket}");
+    let not_here = coffer(&[
+        "snapshots",
+        "--repo",
+        &root,
+        "--s3-endpoint",
+        &endpoint,
+        "--master-key-file",
+        &key,
+    ]);
+    assert_eq!(not_here.status.code(), Some(2), "{not_here:?}");
 }

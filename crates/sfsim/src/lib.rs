@@ -13,7 +13,9 @@
 //!
 //! [`server`] serves a `LiveOrg` over HTTPS on loopback as Salesforce does (OAuth, REST,
 //! query cursors, Bulk API 2.0, limits, collections, fault injection); start it in-process with
-//! [`server::Simulator::builder`] or run `coffer-sfsim serve`.
+//! [`server::Simulator::builder`] or run `coffer-sfsim serve`. The server, its HTTP/TLS stack and
+//! the `coffer-sfsim` binary sit behind the default feature `server`; without it the crate is the
+//! generator and the org core alone (the fuzz targets build it that way).
 //!
 //! # Example
 //!
@@ -49,6 +51,7 @@ pub mod ids;
 pub mod org;
 mod record;
 pub mod schema;
+#[cfg(feature = "server")]
 pub mod server;
 mod time;
 mod vocab;
@@ -126,6 +129,7 @@ pub enum Error {
     #[error("TLS: {0}")]
     Tls(String),
     /// An HTTP request to a running simulator failed.
+    #[cfg(feature = "server")]
     #[error("HTTP request to {url} failed")]
     Http {
         /// The URL.

@@ -89,3 +89,46 @@ fn stamps_are_shared_and_after_now() {
     assert!(per_stamp.values().any(|&n| n > 1), "no shared stamps");
     assert!(per_stamp.len() > 1);
 }
+
+/// A record changed twice gets a later SystemModstamp the second time, even when both changes
+/// fall in the same clock step (a version of a record is its Id and SystemModstamp).
+#[test]
+fn a_record_changed_twice_gets_a_later_stamp() {
+    let mut org = org();
+    let stamps = |org: &LiveOrg| -> BTreeMap<String, String> {
+        org.query("SELECT Id, SystemModstamp FROM Account", true, "v62.0")
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r["Id"].as_str().unwrap().to_owned(),
+                    r["SystemModstamp"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let everything = |seed| Mutation {
+        seed,
+        update_pct: 100.0,
+        delete_pct: 0.0,
+        create_pct: 0.0,
+    };
+    // Back to back, mutations exhaust the five minutes of backdating and then all stamp at the
+    // wall clock's second: only the rule keeps a record's stamps apart.
+    let mut before = stamps(&org);
+    for seed in 1..=12 {
+        org.mutate(&everything(seed));
+        let after = stamps(&org);
+        for (id, stamp) in &after {
+            // REST datetimes of one format and zone compare as text. Every Account has an
+            // editable field, so every one changed and moved forward.
+            assert!(
+                stamp > &before[id],
+                "mutation {seed}, {id}: {} then {stamp}",
+                before[id]
+            );
+        }
+        before = after;
+    }
+}

@@ -455,3 +455,103 @@ fn describe_carries_realistic_metadata() {
         org.live_counts()["Account"]
     );
 }
+
+/// RFC 4180 CSV of `out` built cell by cell from `BulkOutput::cell`, the reference the fast
+/// writer must match byte for byte.
+fn reference_csv(
+    out: &coffer_sfsim::org::BulkOutput,
+    rows: std::ops::Range<usize>,
+    delimiter: u8,
+    eol: &str,
+    header: bool,
+) -> String {
+    let delimiter = char::from(delimiter);
+    let field = |text: &str| {
+        if text.contains(['"', '\n', '\r', delimiter]) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut csv = String::new();
+    let mut line = |cells: Vec<String>| {
+        csv.push_str(&cells.join(&delimiter.to_string()));
+        csv.push_str(eol);
+    };
+    if header {
+        line(out.columns.iter().map(|c| field(c)).collect());
+    }
+    for row in rows {
+        line(
+            (0..out.columns.len())
+                .map(|col| field(out.cell(row, col).unwrap_or_default()))
+                .collect(),
+        );
+    }
+    csv
+}
+
+#[test]
+fn bulk_csv_matches_the_reference_for_every_delimiter_and_line_ending() {
+    let mut org = org(2_000);
+    // Cells that need quotes under every delimiter, in the first, a middle and the last column.
+    let tricky = "say \"hi\", then\nleave;|^`\tnow\r";
+    org.create(
+        "Account",
+        &serde_json::from_value(serde_json::json!({"Name": tricky, "Description": tricky}))
+            .unwrap(),
+    )
+    .unwrap();
+    let out = org
+        .bulk_query(
+            "SELECT Name, Id, Description, CreatedDate, IsDeleted, AnnualRevenue, \
+             NumberOfEmployees, Phone, Description FROM Account ORDER BY Name",
+            false,
+        )
+        .unwrap();
+    let rows = out.len();
+    assert!(rows > 10);
+    assert!((0..rows).any(|r| out.cell(r, 0) == Some(tricky)));
+    for delimiter in ["COMMA", "BACKQUOTE", "CARET", "PIPE", "SEMICOLON", "TAB"] {
+        for line_ending in ["LF", "CRLF"] {
+            let opts = CsvOptions::from_names(delimiter, line_ending).unwrap();
+            let eol = if line_ending == "LF" { "\n" } else { "\r\n" };
+            for (range, header) in [
+                (0..rows, true),
+                (3..rows / 2, false),
+                (rows - 1..rows + 5, true),
+            ] {
+                let mut csv = Vec::new();
+                out.write_csv(range.clone(), &opts, header, &mut csv);
+                let end = range.end.min(rows);
+                assert_eq!(
+                    String::from_utf8(csv).unwrap(),
+                    reference_csv(&out, range.start..end, opts.delimiter, eol, header),
+                    "{delimiter} {line_ending} {range:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bulk_result_is_a_snapshot_of_job_creation() {
+    let mut org = org(1_000);
+    let soql = "SELECT Id, Name FROM Account ORDER BY Id";
+    let before = org.bulk_query(soql, false).unwrap();
+    let mut first = Vec::new();
+    before.write_csv(0..before.len(), &CsvOptions::default(), true, &mut first);
+    let id = before.cell(0, 0).unwrap().to_owned();
+    org.update(
+        "Account",
+        &id,
+        &serde_json::from_value(serde_json::json!({"Name": "Renamed, after the job"})).unwrap(),
+    )
+    .unwrap();
+    let mut again = Vec::new();
+    before.write_csv(0..before.len(), &CsvOptions::default(), true, &mut again);
+    assert_eq!(first, again);
+    let after = org.bulk_query(soql, false).unwrap();
+    assert_eq!(after.cell(0, 1), Some("Renamed, after the job"));
+    assert_ne!(before.cell(0, 1), after.cell(0, 1));
+}

@@ -176,6 +176,22 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 
+    /// The object key this error names, for layers that rename keys (`Prefixed`).
+    pub(crate) fn key_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Error::NotFound { key }
+            | Error::AlreadyExists { key }
+            | Error::PreconditionFailed { key, .. }
+            | Error::PermissionDenied { key, .. }
+            | Error::InvalidKey { key, .. }
+            | Error::InvalidRange { key, .. }
+            | Error::Conflict { key, .. }
+            | Error::Integrity { key, .. }
+            | Error::ReplicationIncomplete { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
     pub(crate) fn not_found(key: impl fmt::Display) -> Self {
         Error::NotFound {
             key: key.to_string(),

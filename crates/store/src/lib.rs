@@ -1,6 +1,7 @@
 //! Where Coffer keeps its bytes: one async [`ObjectStore`] trait, three backends behind it
 //! ([`LocalFs`], [`S3`], [`Memory`]) and layers that wrap any of them ([`Retry`],
-//! [`ResidencyLayer`], [`Replicated`]).
+//! [`ResidencyLayer`], [`Replicated`], and [`Prefixed`] for a store inside one folder of
+//! another).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -52,6 +53,7 @@ mod key;
 mod local;
 mod memory;
 mod object_store;
+mod prefix;
 mod replication;
 mod residency;
 mod retry;
@@ -67,6 +69,7 @@ pub use key::{MAX_KEY_LEN, MAX_SEGMENT_LEN, ObjectKey, validate_prefix};
 pub use local::LocalFs;
 pub use memory::Memory;
 pub use object_store::{ObjectStore, list_by_pages};
+pub use prefix::Prefixed;
 pub use replication::{ContentDigest, Mismatch, Replicated, ReplicationReport, verify_replication};
 pub use residency::{Region, ResidencyLayer};
 pub use retry::{Retry, RetryPolicy};

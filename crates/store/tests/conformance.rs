@@ -27,6 +27,32 @@ mod memory_versioned {
     coffer_store::conformance_suite!(make);
 }
 
+/// A versioned store seen through `repos/acme`, with neighbours the suite must never see: one
+/// outside the folder, and one in a sibling whose name extends the folder's.
+mod prefixed_memory {
+    use super::*;
+    use bytes::Bytes;
+    use coffer_store::{ObjectKey, ObjectStore, Prefixed, PutOptions};
+    use std::sync::Arc;
+
+    async fn make() -> Fixture {
+        let inner = Arc::new(Memory::versioned().with_page_size(PAGE_SIZE));
+        for neighbour in ["outside/x", "repos/acme2/x", "repos/acmex"] {
+            inner
+                .put(
+                    &ObjectKey::new(neighbour).unwrap(),
+                    Bytes::from_static(b"neighbour"),
+                    &PutOptions::overwrite(),
+                )
+                .await
+                .unwrap();
+        }
+        Fixture::new(Prefixed::new(inner, "repos/acme").unwrap())
+    }
+
+    coffer_store::conformance_suite!(make);
+}
+
 mod local_fs {
     use super::*;
 

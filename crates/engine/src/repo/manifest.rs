@@ -2,7 +2,7 @@
 //! `config`, the sealed org descriptor and the sealed snapshot manifests. Unknown fields and
 //! unknown versions are refused, so a reader never half-understands a document.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +192,73 @@ impl Manifest {
     }
 }
 
+/// A run journal (`orgs/<org>/runs/<run>/<n>`, repository.md §8): what a run has finished so
+/// far, so that a run that died can be continued instead of started again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    /// Always [`FORMAT_VERSION`].
+    pub version: u32,
+    /// The run.
+    pub run: String,
+    /// Its number within the run, from 1 (the name's `<n>`).
+    pub n: u64,
+    /// The snapshot the run builds on.
+    pub parent: Option<u64>,
+    /// How the run reads the org.
+    pub kind: RunKind,
+    /// When the run started (ms since the epoch).
+    pub started_ms: i64,
+    /// Every object's state so far: the parent's, updated by the finished objects.
+    pub objects: BTreeMap<String, ObjectState>,
+    /// Objects the run finished: their packs and segments are stored and named above.
+    pub finished: BTreeSet<String>,
+    /// Packs the run stored for the finished objects.
+    pub packs_added: Vec<String>,
+    /// Bytes the run added to the store so far.
+    pub bytes_added: u64,
+    /// Plaintext bytes of the versions and file bodies stored so far.
+    pub logical_bytes_added: u64,
+    /// Blob totals so far.
+    pub blobs: BlobTotals,
+}
+
+impl Journal {
+    /// Parses and checks a journal's plaintext; `run` and `n` come from its name.
+    pub fn from_json(bytes: &[u8], run: &str, n: u64) -> Result<Self> {
+        let corrupt = |reason: String| Error::Corrupt {
+            what: format!("journal {run}/{n}"),
+            reason,
+        };
+        let journal: Self = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        if journal.version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                what: "run journal",
+                version: journal.version,
+            });
+        }
+        if journal.run != run || journal.n != n {
+            return Err(corrupt(format!(
+                "names itself {}/{}",
+                journal.run, journal.n
+            )));
+        }
+        if let Some(object) = journal
+            .finished
+            .iter()
+            .find(|o| !journal.objects.contains_key(*o))
+        {
+            return Err(corrupt(format!("finished object {object} has no state")));
+        }
+        Ok(journal)
+    }
+
+    /// The journal as stored (before sealing).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::InvalidArgument(format!("journal: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +354,39 @@ mod tests {
         assert!(matches!(
             RepoConfig::from_json(&serde_json::to_vec(&later).unwrap()),
             Err(Error::UnsupportedVersion { .. })
+        ));
+    }
+
+    #[test]
+    fn journals_round_trip_and_must_match_their_name() {
+        let m = manifest(2);
+        let journal = Journal {
+            version: FORMAT_VERSION,
+            run: "r1".into(),
+            n: 3,
+            parent: Some(1),
+            kind: RunKind::Incremental,
+            started_ms: 5,
+            objects: m.objects.clone(),
+            finished: m.objects.keys().cloned().collect(),
+            packs_added: Vec::new(),
+            bytes_added: 10,
+            logical_bytes_added: 20,
+            blobs: BlobTotals::default(),
+        };
+        let bytes = journal.to_json().unwrap();
+        assert_eq!(Journal::from_json(&bytes, "r1", 3).unwrap(), journal);
+        for (run, n) in [("r2", 3), ("r1", 4)] {
+            assert!(matches!(
+                Journal::from_json(&bytes, run, n),
+                Err(Error::Corrupt { .. })
+            ));
+        }
+        let mut orphan = journal.clone();
+        orphan.finished.insert("Nowhere__c".into());
+        assert!(matches!(
+            Journal::from_json(&orphan.to_json().unwrap(), "r1", 3),
+            Err(Error::Corrupt { .. })
         ));
     }
 }

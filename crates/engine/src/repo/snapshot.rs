@@ -1,12 +1,14 @@
 //! Writing a snapshot (record versions → packs and index segments → a committed manifest) and
 //! reading a record as of a snapshot (`docs/format/repository.md` §4, §6, §7).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use coffer_compress::{Compressor, Decompressor, DictionarySet, Level, Limits};
 
 use super::index::{DIGEST_LEN, EntryKind, IndexEntry, IndexSegment, Location, RecordId};
-use super::manifest::{BlobTotals, FORMAT_VERSION, Manifest, ObjectState, RunKind, Watermark};
+use super::manifest::{
+    BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
+};
 use super::pack::{PackBuilder, block_lines};
 use super::record::digest;
 use super::store::{ContentKind, ContentName, OrgRepo};
@@ -19,12 +21,84 @@ const PACK_TARGET: usize = 16 * 1024 * 1024;
 /// Largest block a reader decompresses (a bomb guard; blocks are ~256 KiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
-/// One version waiting to be stored.
+/// One version waiting for its block.
 struct Pending {
     id: RecordId,
     stamp_ms: i64,
     kind: EntryKind,
     canonical: Vec<u8>,
+}
+
+/// What a run has written of one object so far. Memory is bounded by one block being filled
+/// and one pack being built (plus an index entry per version): a pack is stored as soon as it
+/// is full, not when the object is finished.
+struct ObjectRun {
+    compressor: Compressor,
+    /// Records waiting for the block being filled.
+    block: Vec<Pending>,
+    block_bytes: usize,
+    /// The pack being built.
+    builder: PackBuilder,
+    /// Packs of this object stored by this run, in order (entries name them by ordinal).
+    packs: Vec<[u8; 32]>,
+    entries: Vec<IndexEntry>,
+    versions: u64,
+    gone: u64,
+}
+
+impl ObjectRun {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            compressor: Compressor::new(Level::DEFAULT).map_err(Error::Compress)?,
+            block: Vec::new(),
+            block_bytes: 0,
+            builder: PackBuilder::new(),
+            packs: Vec::new(),
+            entries: Vec::new(),
+            versions: 0,
+            gone: 0,
+        })
+    }
+
+    /// Compresses the records waiting into one block of the pack being built.
+    fn flush_block(&mut self, object: &str, name_key: &[u8; 32]) -> Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<&[u8]> = self.block.iter().map(|p| p.canonical.as_slice()).collect();
+        let info = self
+            .builder
+            .push_block(object, &lines, &mut self.compressor)?;
+        let pack = u32::try_from(self.packs.len())
+            .map_err(|_| Error::InvalidArgument("too many packs".into()))?;
+        for (ordinal, p) in self.block.drain(..).enumerate() {
+            self.entries.push(IndexEntry {
+                id: p.id,
+                stamp_ms: p.stamp_ms,
+                kind: p.kind,
+                location: Location {
+                    pack,
+                    offset: info.offset,
+                    length: info.length,
+                    ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
+                },
+                digest: digest(name_key, &p.canonical),
+            });
+        }
+        self.block_bytes = 0;
+        Ok(())
+    }
+
+    /// Stores the pack being built (if it holds anything); returns its name and stored size.
+    async fn flush_pack(&mut self, org: &OrgRepo) -> Result<Option<(ContentName, u64)>> {
+        if self.builder.is_empty() {
+            return Ok(None);
+        }
+        let (plaintext, _) = std::mem::take(&mut self.builder).finish()?;
+        let (name, size) = org.put_content(ContentKind::Pack, &plaintext).await?;
+        self.packs.push(name.0);
+        Ok(Some((name, size)))
+    }
 }
 
 /// Where the org's run stands, object by object, until it commits.
@@ -35,7 +109,16 @@ pub struct SnapshotWriter<'a> {
     run: String,
     started_ms: i64,
     objects: BTreeMap<String, ObjectState>,
-    pending: BTreeMap<String, Vec<Pending>>,
+    /// Objects with versions queued and not yet finished.
+    runs: BTreeMap<String, ObjectRun>,
+    /// Per object, once loaded: the newest stored or queued version of each record.
+    known: BTreeMap<String, HashMap<RecordId, (i64, EntryKind)>>,
+    /// Objects this run read in full (their `last_full_ms` becomes the run's start).
+    full_reads: BTreeSet<String>,
+    /// Objects finished (by this run, or by the run it continues).
+    finished: BTreeSet<String>,
+    /// The number of the last journal written.
+    journal_n: u64,
     packs_added: Vec<String>,
     bytes_added: u64,
     logical_bytes_added: u64,
@@ -73,12 +156,66 @@ impl<'a> SnapshotWriter<'a> {
             run,
             started_ms,
             objects,
-            pending: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            known: BTreeMap::new(),
+            full_reads: BTreeSet::new(),
+            finished: BTreeSet::new(),
+            journal_n: 0,
             packs_added: Vec::new(),
             bytes_added: 0,
             logical_bytes_added: 0,
             blobs,
         })
+    }
+
+    /// Continues the newest run that died on top of the newest snapshot of `org`, if its journal
+    /// says it finished any object (repository.md §8); `None` when there is none to continue.
+    /// The objects it finished are not to be read again ([`Self::is_finished`]): their packs and
+    /// index segments are reused.
+    pub async fn resume(org: &'a OrgRepo) -> Result<Option<Self>> {
+        let parent = org.latest().await?;
+        let parent_seq = parent.as_ref().map(|m| m.seq);
+        let Some(journal) = org
+            .journals()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|j| j.parent == parent_seq && !j.finished.is_empty())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            org,
+            parent,
+            kind: journal.kind,
+            run: journal.run,
+            started_ms: journal.started_ms,
+            objects: journal.objects,
+            runs: BTreeMap::new(),
+            known: BTreeMap::new(),
+            full_reads: BTreeSet::new(),
+            finished: journal.finished,
+            journal_n: journal.n,
+            packs_added: journal.packs_added,
+            bytes_added: journal.bytes_added,
+            logical_bytes_added: journal.logical_bytes_added,
+            blobs: journal.blobs,
+        }))
+    }
+
+    /// The run's id.
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// How the run reads the org.
+    pub fn kind(&self) -> RunKind {
+        self.kind
+    }
+
+    /// Whether `object` is finished: by this run, or by the run it continues.
+    pub fn is_finished(&self, object: &str) -> bool {
+        self.finished.contains(object)
     }
 
     /// The snapshot this run builds on.
@@ -91,8 +228,68 @@ impl<'a> SnapshotWriter<'a> {
         self.objects.get(object)
     }
 
+    /// Loads the newest stored version of each record of `object` (from the parent snapshot's
+    /// index segments), once per run. Versions of `object` can be queued only after this.
+    pub async fn load_known(&mut self, object: &str) -> Result<()> {
+        if self.known.contains_key(object) {
+            return Ok(());
+        }
+        let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
+        let segments = self
+            .objects
+            .get(object)
+            .map(|state| state.index.clone())
+            .unwrap_or_default();
+        for name in &segments {
+            let segment = IndexSegment::decode(
+                &self
+                    .org
+                    .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
+                    .await?,
+            )?;
+            for e in segment.entries() {
+                let slot = known.entry(e.id).or_insert((e.stamp_ms, e.kind));
+                if e.stamp_ms >= slot.0 {
+                    *slot = (e.stamp_ms, e.kind);
+                }
+            }
+        }
+        self.known.insert(object.to_owned(), known);
+        Ok(())
+    }
+
+    /// The newest version of `object`/`id` stored or queued so far: its stamp and kind.
+    /// `None` when the record is unknown or `object` was not loaded ([`Self::load_known`]).
+    pub fn newest(&self, object: &str, id: &RecordId) -> Option<(i64, EntryKind)> {
+        self.known.get(object)?.get(id).copied()
+    }
+
+    /// Every record of `object` stored or queued so far, with its newest stamp and kind
+    /// (nothing unless `object` was loaded, [`Self::load_known`]).
+    pub fn known_records(
+        &self,
+        object: &str,
+    ) -> impl Iterator<Item = (&RecordId, &(i64, EntryKind))> {
+        self.known.get(object).into_iter().flatten()
+    }
+
+    /// Records of `object` whose newest version is live (neither deleted nor gone).
+    pub fn live_count(&self, object: &str) -> u64 {
+        self.known.get(object).map_or(0, |known| {
+            known
+                .values()
+                .filter(|(_, kind)| *kind == EntryKind::Version)
+                .count() as u64
+        })
+    }
+
     /// Queues a stored version: `canonical` is the canonical record (`record::canonical`).
-    pub fn add_version(
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless the version is newer than every version of the record
+    /// stored or queued before (repository.md §6: a later segment only adds later stamps, which
+    /// is what lets a reader stop at the first segment that knows a record).
+    pub async fn add_version(
         &mut self,
         object: &str,
         id: &str,
@@ -114,10 +311,11 @@ impl<'a> SnapshotWriter<'a> {
                 canonical,
             },
         )
+        .await
     }
 
-    /// Queues a record found gone (no content).
-    pub fn add_gone(&mut self, object: &str, id: &str, stamp_ms: i64) -> Result<()> {
+    /// Queues a record found gone (no content); the same ordering rule as [`Self::add_version`].
+    pub async fn add_gone(&mut self, object: &str, id: &str, stamp_ms: i64) -> Result<()> {
         self.push(
             object,
             Pending {
@@ -127,17 +325,63 @@ impl<'a> SnapshotWriter<'a> {
                 canonical: Vec::new(),
             },
         )
+        .await
     }
 
-    fn push(&mut self, object: &str, pending: Pending) -> Result<()> {
+    async fn push(&mut self, object: &str, pending: Pending) -> Result<()> {
         if object.is_empty() {
             return Err(Error::InvalidArgument("empty object name".into()));
         }
-        self.pending
-            .entry(object.to_owned())
-            .or_default()
-            .push(pending);
+        let Some(known) = self.known.get_mut(object) else {
+            return Err(Error::InvalidArgument(format!(
+                "versions of {object} queued before its stored versions were loaded"
+            )));
+        };
+        if let Some(&(stamp, _)) = known.get(&pending.id)
+            && stamp >= pending.stamp_ms
+        {
+            return Err(Error::InvalidArgument(format!(
+                "a version of {object} {} at {} is not newer than the one at {stamp}",
+                pending.id, pending.stamp_ms
+            )));
+        }
+        known.insert(pending.id, (pending.stamp_ms, pending.kind));
+        let run = match self.runs.entry(object.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(ObjectRun::new()?),
+        };
+        if pending.kind == EntryKind::Gone {
+            run.gone += 1;
+            run.entries.push(IndexEntry {
+                id: pending.id,
+                stamp_ms: pending.stamp_ms,
+                kind: EntryKind::Gone,
+                location: Location::default(),
+                digest: [0; DIGEST_LEN],
+            });
+            return Ok(());
+        }
+        run.versions += 1;
+        run.block_bytes += pending.canonical.len() + 1;
+        self.logical_bytes_added += pending.canonical.len() as u64;
+        run.block.push(pending);
+        if run.block_bytes >= BLOCK_TARGET {
+            run.flush_block(object, self.org.name_key())?;
+            if run.builder.len() >= PACK_TARGET
+                && let Some((name, size)) = run.flush_pack(self.org).await?
+            {
+                self.packs_added.push(name.to_hex());
+                self.bytes_added += size;
+            }
+        }
         Ok(())
+    }
+
+    /// Notes that this run read `object` in full (in an otherwise incremental run), so the
+    /// snapshot records the run's start as the object's last full read. Call it before
+    /// [`Self::finish_object`].
+    pub fn mark_full_read(&mut self, object: &str) {
+        self.full_reads.insert(object.to_owned());
     }
 
     /// Stores what was queued for `object` (packs, then one index segment) and records its new
@@ -148,7 +392,7 @@ impl<'a> SnapshotWriter<'a> {
         watermark: Option<Watermark>,
         live: u64,
     ) -> Result<()> {
-        let mut pending = self.pending.remove(object).unwrap_or_default();
+        let run = self.runs.remove(object);
         let state = self
             .objects
             .entry(object.to_owned())
@@ -165,80 +409,57 @@ impl<'a> SnapshotWriter<'a> {
         if watermark.is_some() {
             state.watermark = watermark;
         }
-        if matches!(self.kind, RunKind::Full | RunKind::Reconcile) {
+        if matches!(self.kind, RunKind::Full | RunKind::Reconcile)
+            || self.full_reads.contains(object)
+        {
             state.last_full_ms = Some(self.started_ms);
         }
-        if pending.is_empty() {
-            return Ok(());
-        }
-        pending.sort_by_key(|p| (p.id, p.stamp_ms));
-        pending.dedup_by(|b, a| a.id == b.id && a.stamp_ms == b.stamp_ms);
-
-        let mut compressor = Compressor::new(Level::DEFAULT).map_err(Error::Compress)?;
-        let mut packs: Vec<[u8; 32]> = Vec::new();
-        let mut entries = Vec::with_capacity(pending.len());
-        let mut builder = PackBuilder::new();
-        let mut block: Vec<&Pending> = Vec::new();
-        let mut block_bytes = 0usize;
-        let stored: Vec<&Pending> = pending
-            .iter()
-            .filter(|p| p.kind != EntryKind::Gone)
-            .collect();
-        for (i, p) in stored.iter().enumerate() {
-            block.push(p);
-            block_bytes += p.canonical.len() + 1;
-            self.logical_bytes_added += p.canonical.len() as u64;
-            let last = i + 1 == stored.len();
-            if block_bytes >= BLOCK_TARGET || last {
-                let lines: Vec<&[u8]> = block.iter().map(|p| p.canonical.as_slice()).collect();
-                let info = builder.push_block(object, &lines, &mut compressor)?;
-                let pack = u32::try_from(packs.len())
-                    .map_err(|_| Error::InvalidArgument("too many packs".into()))?;
-                for (ordinal, p) in block.iter().enumerate() {
-                    entries.push(IndexEntry {
-                        id: p.id,
-                        stamp_ms: p.stamp_ms,
-                        kind: p.kind,
-                        location: Location {
-                            pack,
-                            offset: info.offset,
-                            length: info.length,
-                            ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
-                        },
-                        digest: digest(self.org.name_key(), &p.canonical),
-                    });
-                }
-                block.clear();
-                block_bytes = 0;
-                if builder.len() >= PACK_TARGET || last {
-                    let (plaintext, _) = std::mem::take(&mut builder).finish()?;
-                    let (name, size) = self.org.put_content(ContentKind::Pack, &plaintext).await?;
-                    packs.push(name.0);
-                    self.packs_added.push(name.to_hex());
-                    self.bytes_added += size;
-                }
+        self.finished.insert(object.to_owned());
+        let full_read = self.full_reads.contains(object);
+        let Some(mut run) = run else {
+            // Nothing stored: re-reading it costs little, unless it was a full read.
+            if full_read {
+                self.write_journal().await?;
             }
+            return Ok(());
+        };
+        run.flush_block(object, self.org.name_key())?;
+        if let Some((name, size)) = run.flush_pack(self.org).await? {
+            self.packs_added.push(name.to_hex());
+            self.bytes_added += size;
         }
-        for p in pending.iter().filter(|p| p.kind == EntryKind::Gone) {
-            entries.push(IndexEntry {
-                id: p.id,
-                stamp_ms: p.stamp_ms,
-                kind: EntryKind::Gone,
-                location: Location::default(),
-                digest: [0; DIGEST_LEN],
-            });
-        }
-        let versions = stored.len() as u64;
-        let gone = (pending.len() - stored.len()) as u64;
-        let segment = IndexSegment::new(object, packs, entries)?;
+        // The segment sorts its entries by (Id, stamp); `push` admitted one per pair.
+        let segment = IndexSegment::new(object, run.packs, run.entries)?;
         let (name, size) = self
             .org
             .put_content(ContentKind::Index, &segment.encode())
             .await?;
         self.bytes_added += size;
         state.index.push(name.to_hex());
-        state.versions_added += versions;
-        state.gone_added += gone;
+        state.versions_added += run.versions;
+        state.gone_added += run.gone;
+        self.write_journal().await
+    }
+
+    /// Records what the run has finished, so a run that dies can be continued.
+    async fn write_journal(&mut self) -> Result<()> {
+        self.journal_n += 1;
+        let journal = Journal {
+            version: FORMAT_VERSION,
+            run: self.run.clone(),
+            n: self.journal_n,
+            parent: self.parent.as_ref().map(|p| p.seq),
+            kind: self.kind,
+            started_ms: self.started_ms,
+            objects: self.objects.clone(),
+            finished: self.finished.clone(),
+            packs_added: self.packs_added.clone(),
+            bytes_added: self.bytes_added,
+            logical_bytes_added: self.logical_bytes_added,
+            blobs: self.blobs,
+        };
+        // Not counted in `bytes_added`: the journal is removed once the snapshot commits.
+        self.org.put_journal(&journal).await?;
         Ok(())
     }
 
@@ -258,7 +479,7 @@ impl<'a> SnapshotWriter<'a> {
         api_version: &str,
         finished_ms: i64,
     ) -> Result<Manifest> {
-        if let Some(object) = self.pending.keys().next() {
+        if let Some(object) = self.runs.keys().next() {
             return Err(Error::InvalidArgument(format!(
                 "versions of {object} were queued but the object was not finished"
             )));
@@ -283,6 +504,12 @@ impl<'a> SnapshotWriter<'a> {
         };
         let size = self.org.commit(&manifest).await?;
         manifest.bytes_added += size;
+        // The snapshot exists: its journals are of no further use. Failing to remove them is
+        // harmless (a journal whose parent is not the newest snapshot is never continued, and
+        // `prune` removes leftovers), so it does not fail a committed run.
+        if self.journal_n > 0 {
+            let _ = self.org.delete_journals(&manifest.run).await;
+        }
         Ok(manifest)
     }
 }
@@ -318,8 +545,8 @@ impl OrgRepo {
         let Some(state) = manifest.objects.get(object) else {
             return Ok(None);
         };
-        // Newest segment first: the first one that knows the record has its newest version
-        // (segments of later runs only add later stamps).
+        // Newest segment first: the first one that knows the record has its newest version,
+        // because a run only adds versions newer than every stored one (`SnapshotWriter::push`).
         let mut best: Option<(IndexEntry, [u8; 32])> = None;
         for name in state.index.iter().rev() {
             let segment = IndexSegment::decode(
@@ -327,13 +554,10 @@ impl OrgRepo {
                     .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
                     .await?,
             )?;
-            if let Some(entry) = segment.latest(&id)
-                && best
-                    .as_ref()
-                    .is_none_or(|(b, _)| entry.stamp_ms > b.stamp_ms)
-            {
+            if let Some(entry) = segment.latest(&id) {
                 let pack = segment.pack_of(entry).copied().unwrap_or([0; 32]);
                 best = Some((entry.clone(), pack));
+                break;
             }
         }
         let Some((entry, pack)) = best else {

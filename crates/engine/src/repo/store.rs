@@ -2,6 +2,7 @@
 //! descriptors, sealed content-named objects, ranged reads of packs and the create-only commit
 //! of snapshot manifests.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::manifest::{CONFIG_FORMAT, FORMAT_VERSION, Manifest, RepoConfig, RootKey};
+use super::manifest::{CONFIG_FORMAT, FORMAT_VERSION, Journal, Manifest, RepoConfig, RootKey};
 use super::record::keyed_hash;
 use crate::error::{Error, Result};
 use crate::sealed::{data_key, open, seal};
@@ -536,6 +537,76 @@ impl OrgRepo {
             Some(&seq) => Ok(Some(self.manifest(seq).await?)),
             None => Ok(None),
         }
+    }
+
+    fn journal_key(&self, run: &str, n: u64) -> Result<ObjectKey> {
+        self.key(&format!("runs/{run}/{n:020}"))
+    }
+
+    /// Stores journal `n` of its run (create-only; repository.md §8); returns its stored size.
+    pub async fn put_journal(&self, journal: &Journal) -> Result<u64> {
+        let key = self.journal_key(&journal.run, journal.n)?;
+        let sealed = seal(
+            &self.keys,
+            &self.org,
+            &self.context("journal", key.as_ref()),
+            &journal.to_json()?,
+        )
+        .await?;
+        let size = sealed.len() as u64;
+        self.store
+            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
+            .await?;
+        Ok(size)
+    }
+
+    /// The newest journal of every run that has one, oldest run first (by start time).
+    pub async fn journals(&self) -> Result<Vec<Journal>> {
+        let prefix = format!("orgs/{}/runs/", self.org.as_str());
+        let metas: Vec<_> = self.store.list(&prefix).try_collect().await?;
+        let mut newest: BTreeMap<String, u64> = BTreeMap::new();
+        for meta in metas {
+            let name = meta.key.as_ref().strip_prefix(&prefix).unwrap_or_default();
+            let parsed = name.split_once('/').and_then(|(run, n)| {
+                (n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| n.parse::<u64>().ok())
+                    .flatten()
+                    .map(|n| (run.to_owned(), n))
+            });
+            let Some((run, n)) = parsed else {
+                return Err(Error::Corrupt {
+                    what: "journal list".into(),
+                    reason: format!("unexpected object {}", meta.key),
+                });
+            };
+            let slot = newest.entry(run).or_insert(n);
+            *slot = (*slot).max(n);
+        }
+        let mut journals = Vec::with_capacity(newest.len());
+        for (run, n) in newest {
+            let key = self.journal_key(&run, n)?;
+            let sealed = self.store.get(&key).await?;
+            let plaintext = open(
+                &self.keys,
+                &self.org,
+                &self.context("journal", key.as_ref()),
+                &sealed,
+            )
+            .await?;
+            journals.push(Journal::from_json(&plaintext, &run, n)?);
+        }
+        journals.sort_by_key(|j| j.started_ms);
+        Ok(journals)
+    }
+
+    /// Removes every journal of `run` (after its snapshot is committed, nothing needs them).
+    pub async fn delete_journals(&self, run: &str) -> Result<()> {
+        let prefix = format!("orgs/{}/runs/{run}/", self.org.as_str());
+        let metas: Vec<_> = self.store.list(&prefix).try_collect().await?;
+        for meta in metas {
+            self.store.delete(&meta.key).await?;
+        }
+        Ok(())
     }
 
     /// Commits `manifest`: the create-only write that makes its snapshot exist. Another run

@@ -777,35 +777,39 @@ pub(crate) fn bulk_query(
         }
     }
     let rows = run(store, &plan, all_rows);
-    let mut out = BulkOutput::new(
+    let mut out = BulkOutput::with_capacity(
         store.tables[plan.table].def.name.clone(),
         plan.columns.iter().map(Column::header).collect(),
+        rows.len(),
     );
     let mut text = String::new();
     for row in rows {
         for column in &plan.columns {
-            // Strings and datetimes, most of a row, skip the intermediate buffer.
+            // Strings and datetimes, most of a row, skip the intermediate buffer; formatted
+            // datetimes, dates and booleans hold no byte that needs quotes, so they skip the
+            // scan too.
             match cell(store, row, column) {
-                Cell::Null => out.push_cell(None),
-                Cell::Str(s) => out.push_cell(Some(s)),
+                Cell::Null => out.push_null(),
+                Cell::Str(s) => out.push_text(s),
                 Cell::DateTime(ms) if let Some(stamp) = time::bulk_datetime(*ms) => {
-                    out.push_cell(std::str::from_utf8(&stamp).ok());
+                    out.push_plain(&stamp);
                 }
                 Cell::Date(days)
                     if let Some(stamp) = days
                         .checked_mul(time::DAY * 1000)
                         .and_then(time::bulk_datetime) =>
                 {
-                    out.push_cell(std::str::from_utf8(&stamp[..10]).ok());
+                    out.push_plain(&stamp[..10]);
                 }
-                Cell::Bool(b) => out.push_cell(Some(if *b { "true" } else { "false" })),
+                Cell::Bool(b) => out.push_plain(if *b { b"true" } else { b"false" }),
                 other => {
                     text.clear();
                     other.write_bulk(&mut text);
-                    out.push_cell(Some(&text));
+                    out.push_text(&text);
                 }
             }
         }
+        out.end_row();
     }
     Ok(out)
 }

@@ -413,6 +413,14 @@ impl Store {
     /// Stamps the modification audit fields of `row` at `stamp`.
     pub(crate) fn stamp_modified(&self, t: usize, row: &mut Row, stamp: i64) {
         let audit = self.tables[t].audit;
+        // A record's SystemModstamp only moves forward: a change stamped no later than the
+        // record's last one (two changes within one clock step) gets the next millisecond, as
+        // in Salesforce, where every change of a record has a later stamp than the one before.
+        // Readers rely on it: a version is (Id, SystemModstamp).
+        let stamp = match audit.system_modstamp.map(|c| &row.cells[c]) {
+            Some(Cell::DateTime(previous)) if *previous >= stamp => previous + 1,
+            _ => stamp,
+        };
         if let Some(c) = audit.last_modified_date {
             row.cells[c] = Cell::DateTime(stamp);
         }

@@ -530,6 +530,12 @@ impl RunningSimulator {
         f(&read_org(&self.shared.org))
     }
 
+    /// Runs `f` with write access to the served org, to change it as an admin would (empty
+    /// the Recycle Bin, say).
+    pub fn with_org_mut<R>(&self, f: impl FnOnce(&mut LiveOrg) -> R) -> R {
+        f(&mut write_org(&self.shared.org))
+    }
+
     /// Replaces the fault plan (counters restart).
     pub fn set_faults(&self, plan: FaultPlan) {
         *lock(&self.shared.faults) = faults::FaultState::new(plan);
