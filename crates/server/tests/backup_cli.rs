@@ -1,8 +1,11 @@
 //! `coffer backup` and `coffer demo` as the real binary against the simulator over HTTPS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
+
+use common::{Setup, run as coffer};
 
 use coffer_sfsim::org::Mutation;
 use coffer_sfsim::server::Simulator;
@@ -16,51 +19,9 @@ async fn backup_twice_then_read_and_verify() {
         .start()
         .await
         .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let ca = tmp.path().join("ca.pem");
-    std::fs::write(&ca, sim.ca_cert_pem().unwrap()).unwrap();
-    let key = tmp.path().join("master.key");
-    std::fs::write(&key, "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let repo = tmp.path().join("repo");
-    let (repo, key, ca) = (
-        repo.to_str().unwrap(),
-        key.to_str().unwrap(),
-        ca.to_str().unwrap(),
-    );
-    let coffer = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_coffer"))
-            .args(args)
-            .env_remove("COFFER_MASTER_KEY")
-            .env_remove("SSL_CERT_FILE")
-            .output()
-            .unwrap()
-    };
-    assert!(
-        coffer(&["init", "--repo", repo, "--master-key-file", key])
-            .status
-            .success()
-    );
-    let backup_args = [
-        "backup",
-        "--repo",
-        repo,
-        "--master-key-file",
-        key,
-        "--org",
-        "acme",
-        "--instance-url",
-        sim.instance_url(),
-        "--client-id",
-        sim.client_id(),
-        "--client-secret",
-        sim.client_secret(),
-        "--ca-cert",
-        ca,
-        "--objects",
-        "Account,Contact,ContentVersion",
-        "--json",
-    ];
+    let setup = Setup::new(&sim);
+    setup.init(&setup.repo);
+    let backup_args = setup.backup_args(&sim, "Account,Contact,ContentVersion");
     let first = coffer(&backup_args);
     assert!(first.status.success(), "{first:?}");
     let first: Value = serde_json::from_slice(&first.stdout).unwrap();
@@ -104,14 +65,8 @@ async fn backup_twice_then_read_and_verify() {
     bad[i + 1] = "wrong";
     let refused = coffer(&bad);
     assert_eq!(refused.status.code(), Some(2));
-    let list = coffer(&[
-        "snapshots",
-        "--repo",
-        repo,
-        "--master-key-file",
-        key,
-        "--json",
-    ]);
+    let repo_args = setup.repo_args();
+    let list = coffer(&[&["snapshots"], &repo_args[..], &["--json"]].concat());
     assert_eq!(
         serde_json::from_slice::<Value>(&list.stdout)
             .unwrap()
@@ -121,14 +76,7 @@ async fn backup_twice_then_read_and_verify() {
         2
     );
 
-    let verify = coffer(&[
-        "verify",
-        "--repo",
-        repo,
-        "--master-key-file",
-        key,
-        "--read-data",
-    ]);
+    let verify = coffer(&[&["verify"], &repo_args[..], &["--read-data"]].concat());
     assert!(verify.status.success(), "{verify:?}");
     sim.shutdown().await;
 }
@@ -137,8 +85,7 @@ async fn backup_twice_then_read_and_verify() {
 fn demo_backs_up_changes_and_verifies_then_refuses_to_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_coffer"))
-            .arg("demo")
+        common::coffer(&["demo"])
             .current_dir(tmp.path())
             .output()
             .unwrap()

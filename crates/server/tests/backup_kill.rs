@@ -7,11 +7,12 @@
 //! to the org's value.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,8 @@ use coffer_sfsim::server::Simulator;
 use coffer_store::{LocalFs, ObjectStore};
 use serde_json::Value;
 
-const KEY_B64: &str = "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=";
+use common::{KEY_B64, Setup, coffer, run};
+
 const OBJECTS: [&str; 3] = ["Account", "Contact", "Project__c"];
 const KILLS: usize = 24;
 
@@ -41,19 +43,6 @@ impl Delays {
     }
 }
 
-fn coffer(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_coffer"));
-    command
-        .args(args)
-        .env_remove("COFFER_MASTER_KEY")
-        .env_remove("SSL_CERT_FILE");
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    coffer(args).output().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_backups_commit_nothing_partial_and_the_next_run_catches_up() {
     let sim = Simulator::builder()
@@ -62,56 +51,19 @@ async fn killed_backups_commit_nothing_partial_and_the_next_run_catches_up() {
         .start()
         .await
         .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let ca = tmp.path().join("ca.pem");
-    std::fs::write(&ca, sim.ca_cert_pem().unwrap()).unwrap();
-    let key = tmp.path().join("master.key");
-    std::fs::write(&key, KEY_B64).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let repo_dir = tmp.path().join("repo");
-    let (repo, key, ca) = (
-        repo_dir.to_str().unwrap(),
-        key.to_str().unwrap(),
-        ca.to_str().unwrap(),
-    );
-    assert!(
-        run(&["init", "--repo", repo, "--master-key-file", key])
-            .status
-            .success()
-    );
+    let setup = Setup::new(&sim);
+    setup.init(&setup.repo);
     let objects = OBJECTS.join(",");
-    let backup = [
-        "backup",
-        "--repo",
-        repo,
-        "--master-key-file",
-        key,
-        "--org",
-        "acme",
-        "--instance-url",
-        sim.instance_url(),
-        "--client-id",
-        sim.client_id(),
-        "--client-secret",
-        sim.client_secret(),
-        "--ca-cert",
-        ca,
-        "--objects",
-        objects.as_str(),
-        "--json",
-    ];
-    let repo_args = ["--repo", repo, "--master-key-file", key];
+    let backup = setup.backup_args(&sim, &objects);
+    let repo_args = setup.repo_args();
+    let repo_dir = Path::new(&setup.repo);
 
     // How long a full run lasts, measured on a scratch repository: the first kills are spread
     // over the later part of a full run (where its objects are stored one after another), so
     // they land in the middle of writes, not only during start-up.
-    let scratch = tmp.path().join("scratch");
+    let scratch = setup.tmp.path().join("scratch");
     let scratch = scratch.to_str().unwrap();
-    assert!(
-        run(&["init", "--repo", scratch, "--master-key-file", key])
-            .status
-            .success()
-    );
+    setup.init(scratch);
     let mut calibrate = backup;
     calibrate[2] = scratch;
     let started = Instant::now();
@@ -209,7 +161,7 @@ async fn killed_backups_commit_nothing_partial_and_the_next_run_catches_up() {
     resumed += resumed_objects(&last.stdout);
 
     // The repository is the org: Id sets, deletions and every stored field's value.
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalFs::new(Path::new(repo)).unwrap());
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFs::new(repo_dir).unwrap());
     let kms = Arc::new(LocalKms::from_base64(KEY_B64).unwrap());
     let repository = Repository::open(store.clone(), KeyManager::new(store, kms))
         .await
