@@ -105,12 +105,6 @@ fn stream_through(key: &DataKey, block: &[u8], len: usize) -> usize {
     }
 }
 
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn main() -> ExitCode {
     let sizes: [usize; 3] = if coffer_benches::smoke() {
         [1 << 20, 4 << 20, 16 << 20]
@@ -120,7 +114,7 @@ fn main() -> ExitCode {
     let key = DataKey::generate().unwrap();
     let block: Vec<u8> = (0..BLOCK).map(pattern).collect();
 
-    let Some(before) = peak_rss_kib() else {
+    let Some(before) = coffer_benches::peak_rss_kib() else {
         println!("envelope_memory: /proc/self/status VmHWM unavailable; nothing measured");
         return ExitCode::SUCCESS;
     };
@@ -128,7 +122,7 @@ fn main() -> ExitCode {
     let mut peaks = Vec::new();
     for len in sizes {
         assert_eq!(stream_through(&key, &block, len), len);
-        let peak = peak_rss_kib().unwrap_or(0);
+        let peak = coffer_benches::peak_rss_kib().unwrap_or(0);
         println!(
             "envelope_memory: peak RSS after streaming {:>4} MiB: {peak} KiB",
             len >> 20

@@ -260,14 +260,8 @@ fn child(page_records: u32) {
     });
     println!(
         "{records} records, {bytes} CSV bytes, client peak RSS {} KiB",
-        peak_rss_kib().unwrap_or(0)
+        coffer_benches::peak_rss_kib().unwrap_or(0)
     );
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn main() {

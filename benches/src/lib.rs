@@ -1,5 +1,5 @@
 //! Criterion benchmarks for the Coffer crates live in `benches/benches/`; peer comparisons
-//! (restic, borg) live in `benches/peers/`. This library holds the one helper every bench shares.
+//! (restic, borg) live in `benches/peers/`. This library holds the helpers the benches share.
 //!
 //! ```
 //! // `cargo bench` passes `--bench`; `cargo bench -- --test` adds `--test`.
@@ -16,4 +16,14 @@
 #[must_use]
 pub fn smoke() -> bool {
     std::env::args().any(|arg| arg == "--test")
+}
+
+/// This process's peak resident set size in KiB (`VmHWM` from `/proc/self/status`); `None`
+/// where that is unavailable (not Linux). Peak RSS never goes down, so memory benches read it
+/// after each run and compare.
+#[must_use]
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -28,6 +28,8 @@ use common::{KEY_B64, Setup, coffer, run};
 
 const OBJECTS: [&str; 3] = ["Account", "Contact", "Project__c"];
 const KILLS: usize = 24;
+/// SIGKILL's number (9 on every Unix Coffer runs on).
+const SIGKILL: i32 = 9;
 
 /// A small deterministic generator for kill delays (xorshift64*): the run is repeatable.
 struct Delays(u64);
@@ -109,7 +111,7 @@ async fn killed_backups_commit_nothing_partial_and_the_next_run_catches_up() {
         }
         let output = child.wait_with_output().unwrap();
         // A kill can still meet a process that exited between the check and the kill.
-        let completed = output.status.signal() != Some(libc_sigkill());
+        let completed = output.status.signal() != Some(SIGKILL);
         if completed {
             // A complete run, and a hint of how long runs take.
             assert!(output.status.success(), "{output:?}");
@@ -235,11 +237,6 @@ fn resumed_objects(stdout: &[u8]) -> usize {
         .values()
         .filter(|o| o["read"] == "resumed")
         .count()
-}
-
-/// SIGKILL's number (9 on every Unix Coffer runs on).
-fn libc_sigkill() -> i32 {
-    9
 }
 
 fn snapshot_count(repo_args: &[&str]) -> usize {

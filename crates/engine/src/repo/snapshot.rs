@@ -235,18 +235,9 @@ impl<'a> SnapshotWriter<'a> {
             return Ok(());
         }
         let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
-        let segments = self
-            .objects
-            .get(object)
-            .map(|state| state.index.clone())
-            .unwrap_or_default();
-        for name in &segments {
-            let segment = IndexSegment::decode(
-                &self
-                    .org
-                    .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
-                    .await?,
-            )?;
+        let segments = self.objects.get(object).map_or(&[][..], |s| &s.index[..]);
+        for name in segments {
+            let segment = self.org.segment(name).await?;
             for e in segment.entries() {
                 let slot = known.entry(e.id).or_insert((e.stamp_ms, e.kind));
                 if e.stamp_ms >= slot.0 {
@@ -547,20 +538,16 @@ impl OrgRepo {
         };
         // Newest segment first: the first one that knows the record has its newest version,
         // because a run only adds versions newer than every stored one (`SnapshotWriter::push`).
-        let mut best: Option<(IndexEntry, [u8; 32])> = None;
+        let mut found: Option<(IndexEntry, [u8; 32])> = None;
         for name in state.index.iter().rev() {
-            let segment = IndexSegment::decode(
-                &self
-                    .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
-                    .await?,
-            )?;
+            let segment = self.segment(name).await?;
             if let Some(entry) = segment.latest(&id) {
                 let pack = segment.pack_of(entry).copied().unwrap_or([0; 32]);
-                best = Some((entry.clone(), pack));
+                found = Some((entry.clone(), pack));
                 break;
             }
         }
-        let Some((entry, pack)) = best else {
+        let Some((entry, pack)) = found else {
             return Ok(None);
         };
         if entry.kind == EntryKind::Gone {

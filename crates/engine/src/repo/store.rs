@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::index::IndexSegment;
 use super::manifest::{CONFIG_FORMAT, FORMAT_VERSION, Journal, Manifest, RepoConfig, RootKey};
 use super::record::keyed_hash;
 use crate::error::{Error, Result};
@@ -79,6 +80,13 @@ impl ContentName {
         hex::decode_to_slice(text, &mut out).map_err(|_| bad())?;
         Ok(Self(out))
     }
+}
+
+/// A sequence number as it appears in object names (snapshots, journals): 20 decimal digits.
+fn parse_number(name: &str) -> Option<u64> {
+    (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| name.parse().ok())
+        .flatten()
 }
 
 fn now_ms() -> i64 {
@@ -193,22 +201,11 @@ impl Repository {
             serde_json::to_vec(&descriptor)
                 .map_err(|e| Error::InvalidArgument(format!("org descriptor: {e}")))?,
         );
-        let sealed = seal(
-            &repo.keys,
-            &repo.org,
-            &repo.context("org", key.as_ref()),
-            &plaintext,
-        )
-        .await?;
-        match self
-            .store
-            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
-            .await
-        {
+        match repo.put_named(&key, "org", &plaintext).await {
             Ok(_) => Ok(repo),
             // Already there: the stored descriptor (and its name key) is the one that counts.
-            Err(coffer_store::Error::AlreadyExists { .. }) => self.org(org_id).await,
-            Err(e) => Err(e.into()),
+            Err(Error::Store(coffer_store::Error::AlreadyExists { .. })) => self.org(org_id).await,
+            Err(e) => Err(e),
         }
     }
 
@@ -374,6 +371,14 @@ impl OrgRepo {
         }
     }
 
+    /// Reads and decodes the index segment named `name` (hex, as manifests list them).
+    pub async fn segment(&self, name: &str) -> Result<IndexSegment> {
+        let plaintext = self
+            .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
+            .await?;
+        IndexSegment::decode(&plaintext)
+    }
+
     /// Reads, checks the name of, and opens a content-named object.
     pub async fn get_content(
         &self,
@@ -500,13 +505,10 @@ impl OrgRepo {
         let mut seqs = Vec::with_capacity(metas.len());
         for meta in metas {
             let name = meta.key.as_ref().strip_prefix(&prefix).unwrap_or_default();
-            let seq = (name.len() == 20 && name.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| name.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| Error::Corrupt {
-                    what: "snapshot list".into(),
-                    reason: format!("unexpected object {}", meta.key),
-                })?;
+            let seq = parse_number(name).ok_or_else(|| Error::Corrupt {
+                what: "snapshot list".into(),
+                reason: format!("unexpected object {}", meta.key),
+            })?;
             seqs.push(seq);
         }
         seqs.sort_unstable();
@@ -516,18 +518,10 @@ impl OrgRepo {
     /// The manifest of snapshot `seq`.
     pub async fn manifest(&self, seq: u64) -> Result<Manifest> {
         let key = self.snapshot_key(seq)?;
-        let sealed = match self.store.get(&key).await {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_not_found() => return Err(Error::UnknownSnapshot { seq }),
-            Err(e) => return Err(e.into()),
+        let plaintext = match self.get_named(&key, "manifest").await {
+            Err(Error::Store(e)) if e.is_not_found() => return Err(Error::UnknownSnapshot { seq }),
+            other => other?,
         };
-        let plaintext = open(
-            &self.keys,
-            &self.org,
-            &self.context("manifest", key.as_ref()),
-            &sealed,
-        )
-        .await?;
         Manifest::from_json(&plaintext, seq)
     }
 
@@ -546,18 +540,7 @@ impl OrgRepo {
     /// Stores journal `n` of its run (create-only; repository.md §8); returns its stored size.
     pub async fn put_journal(&self, journal: &Journal) -> Result<u64> {
         let key = self.journal_key(&journal.run, journal.n)?;
-        let sealed = seal(
-            &self.keys,
-            &self.org,
-            &self.context("journal", key.as_ref()),
-            &journal.to_json()?,
-        )
-        .await?;
-        let size = sealed.len() as u64;
-        self.store
-            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
-            .await?;
-        Ok(size)
+        self.put_named(&key, "journal", &journal.to_json()?).await
     }
 
     /// The newest journal of every run that has one, oldest run first (by start time).
@@ -567,12 +550,9 @@ impl OrgRepo {
         let mut newest: BTreeMap<String, u64> = BTreeMap::new();
         for meta in metas {
             let name = meta.key.as_ref().strip_prefix(&prefix).unwrap_or_default();
-            let parsed = name.split_once('/').and_then(|(run, n)| {
-                (n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()))
-                    .then(|| n.parse::<u64>().ok())
-                    .flatten()
-                    .map(|n| (run.to_owned(), n))
-            });
+            let parsed = name
+                .split_once('/')
+                .and_then(|(run, n)| Some((run.to_owned(), parse_number(n)?)));
             let Some((run, n)) = parsed else {
                 return Err(Error::Corrupt {
                     what: "journal list".into(),
@@ -584,15 +564,9 @@ impl OrgRepo {
         }
         let mut journals = Vec::with_capacity(newest.len());
         for (run, n) in newest {
-            let key = self.journal_key(&run, n)?;
-            let sealed = self.store.get(&key).await?;
-            let plaintext = open(
-                &self.keys,
-                &self.org,
-                &self.context("journal", key.as_ref()),
-                &sealed,
-            )
-            .await?;
+            let plaintext = self
+                .get_named(&self.journal_key(&run, n)?, "journal")
+                .await?;
             journals.push(Journal::from_json(&plaintext, &run, n)?);
         }
         journals.sort_by_key(|j| j.started_ms);
@@ -613,25 +587,42 @@ impl OrgRepo {
     /// that committed the same number first wins; this one gets [`Error::Conflict`].
     pub async fn commit(&self, manifest: &Manifest) -> Result<u64> {
         let key = self.snapshot_key(manifest.seq)?;
-        let plaintext = manifest.to_json()?;
+        match self.put_named(&key, "manifest", &manifest.to_json()?).await {
+            Err(Error::Store(coffer_store::Error::AlreadyExists { .. })) => {
+                Err(Error::Conflict { seq: manifest.seq })
+            }
+            other => other,
+        }
+    }
+
+    /// Seals `plaintext` bound to the name it is stored under (`purpose`, path = `key`) and
+    /// writes it create-only; returns the stored size. A name already taken is
+    /// `Error::Store(AlreadyExists)`, for the caller to interpret.
+    async fn put_named(&self, key: &ObjectKey, purpose: &str, plaintext: &[u8]) -> Result<u64> {
         let sealed = seal(
             &self.keys,
             &self.org,
-            &self.context("manifest", key.as_ref()),
-            &plaintext,
+            &self.context(purpose, key.as_ref()),
+            plaintext,
         )
         .await?;
         let size = sealed.len() as u64;
-        match self
-            .store
-            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
-            .await
-        {
-            Ok(_) => Ok(size),
-            Err(coffer_store::Error::AlreadyExists { .. }) => {
-                Err(Error::Conflict { seq: manifest.seq })
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.store
+            .put(key, Bytes::from(sealed), &PutOptions::create_only())
+            .await?;
+        Ok(size)
+    }
+
+    /// Reads and opens an object written by [`Self::put_named`]. A missing object is
+    /// `Error::Store(NotFound)`.
+    async fn get_named(&self, key: &ObjectKey, purpose: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let sealed = self.store.get(key).await?;
+        open(
+            &self.keys,
+            &self.org,
+            &self.context(purpose, key.as_ref()),
+            &sealed,
+        )
+        .await
     }
 }

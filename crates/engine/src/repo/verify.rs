@@ -56,10 +56,7 @@ impl OrgRepo {
                     if segments.contains_key(name) {
                         continue;
                     }
-                    let plaintext = self
-                        .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
-                        .await?;
-                    let segment = IndexSegment::decode(&plaintext)?;
+                    let segment = self.segment(name).await?;
                     if segment.object() != object {
                         return Err(Error::Corrupt {
                             what: format!("index segment {name}"),
