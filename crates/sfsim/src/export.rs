@@ -12,12 +12,14 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::Error;
-use crate::generate::{ObjectRecords, Org};
+use crate::generate::{API_VERSION, ObjectRecords, Org};
+use crate::ids::SfId;
+use crate::org::model::{BlobSource, FieldType, Store};
 use crate::record::Record;
 use crate::schema::OBJECTS;
 
-/// What [`write_dir`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What [`write_dir`] (or a live org's export) wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExportSummary {
     /// Records written over all `records/*.jsonl` files.
     pub records: usize,
@@ -35,36 +37,112 @@ pub struct ExportSummary {
 /// [`Error::OutputNotEmpty`] when `dir/records` or `dir/blobs` already holds files (stale
 /// files from another seed would silently mix two orgs); [`Error::Io`] on any write failure.
 pub fn write_dir(org: &Org, dir: &Path) -> Result<ExportSummary, Error> {
-    let records_dir = dir.join("records");
-    let blobs_dir = dir.join("blobs");
-    for sub in [&records_dir, &blobs_dir] {
-        if sub.exists() && fs::read_dir(sub).map_err(io(sub))?.next().is_some() {
-            return Err(Error::OutputNotEmpty { path: sub.clone() });
-        }
-        fs::create_dir_all(sub).map_err(io(sub))?;
-    }
-    let mut summary = ExportSummary::default();
+    let mut out = Layout::create(dir)?;
     for object in org.objects() {
-        let path = records_dir.join(format!("{}.jsonl", object.name));
-        let file = File::create(&path).map_err(io(&path))?;
-        let mut out = BufWriter::new(file);
-        for record in &object.records {
-            let line = record.to_json();
-            out.write_all(line.as_bytes()).map_err(io(&path))?;
-            out.write_all(b"\n").map_err(io(&path))?;
-            summary.record_bytes += line.len() as u64 + 1;
-            summary.records += 1;
-        }
-        out.flush().map_err(io(&path))?;
+        out.records(&object.name, object.records.iter().map(Record::to_json))?;
     }
     for id in org.blob_ids() {
-        let path = blobs_dir.join(id.as_str());
-        let body = org.blob_body(id).unwrap_or_default();
-        fs::write(&path, &body).map_err(io(&path))?;
-        summary.blobs += 1;
-        summary.blob_bytes += body.len() as u64;
+        out.blob(id, &org.blob_body(id).unwrap_or_default())?;
     }
-    Ok(summary)
+    Ok(out.summary)
+}
+
+/// Writes what a live org holds now (after mutations and writes) in the same layout: every
+/// record, soft-deleted ones included (`IsDeleted` true, as `queryAll` returns them), with
+/// `attributes` and then the object's fields in describe order, and the body of every file
+/// record the org still has one for.
+pub(crate) fn write_live(store: &Store, dir: &Path) -> Result<ExportSummary, Error> {
+    let mut out = Layout::create(dir)?;
+    for table in &store.tables {
+        let name = &table.def.name;
+        let lines = table.rows.iter().map(|row| {
+            let mut record = Record::new();
+            record.push(
+                "attributes",
+                serde_json::json!({
+                    "type": name,
+                    "url": format!("/services/data/{API_VERSION}/sobjects/{name}/{}", row.id),
+                }),
+            );
+            for (field, cell) in table.def.fields.iter().zip(&row.cells) {
+                record.push(field.name.clone(), cell.to_json());
+            }
+            record.to_json()
+        });
+        out.records(name, lines)?;
+    }
+    for table in &store.tables {
+        if !table.def.fields.iter().any(|f| f.ty == FieldType::Base64) {
+            continue;
+        }
+        for row in &table.rows {
+            let body = match (store.written_blobs.get(&row.id), &store.blobs) {
+                (Some(body), _) => Some(body.to_vec()),
+                (None, BlobSource::Generated(blobs)) => blobs.body(&row.id),
+                (None, BlobSource::Dir(blobs)) => {
+                    let path = blobs.join(row.id.as_str());
+                    match fs::read(&path) {
+                        Ok(body) => Some(body),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(source) => return Err(Error::Io { path, source }),
+                    }
+                }
+            };
+            if let Some(body) = body {
+                out.blob(&row.id, &body)?;
+            }
+        }
+    }
+    Ok(out.summary)
+}
+
+/// The two directories of the layout being written, and what went into them.
+struct Layout {
+    records_dir: PathBuf,
+    blobs_dir: PathBuf,
+    summary: ExportSummary,
+}
+
+impl Layout {
+    /// Creates `dir/records` and `dir/blobs`, refusing ones that already hold files.
+    fn create(dir: &Path) -> Result<Self, Error> {
+        let records_dir = dir.join("records");
+        let blobs_dir = dir.join("blobs");
+        for sub in [&records_dir, &blobs_dir] {
+            if sub.exists() && fs::read_dir(sub).map_err(io(sub))?.next().is_some() {
+                return Err(Error::OutputNotEmpty { path: sub.clone() });
+            }
+            fs::create_dir_all(sub).map_err(io(sub))?;
+        }
+        Ok(Self {
+            records_dir,
+            blobs_dir,
+            summary: ExportSummary::default(),
+        })
+    }
+
+    /// Writes `records/<object>.jsonl`, one line per item.
+    fn records(&mut self, object: &str, lines: impl Iterator<Item = String>) -> Result<(), Error> {
+        let path = self.records_dir.join(format!("{object}.jsonl"));
+        let file = File::create(&path).map_err(io(&path))?;
+        let mut out = BufWriter::new(file);
+        for line in lines {
+            out.write_all(line.as_bytes()).map_err(io(&path))?;
+            out.write_all(b"\n").map_err(io(&path))?;
+            self.summary.record_bytes += line.len() as u64 + 1;
+            self.summary.records += 1;
+        }
+        out.flush().map_err(io(&path))
+    }
+
+    /// Writes `blobs/<id>`.
+    fn blob(&mut self, id: &SfId, body: &[u8]) -> Result<(), Error> {
+        let path = self.blobs_dir.join(id.as_str());
+        fs::write(&path, body).map_err(io(&path))?;
+        self.summary.blobs += 1;
+        self.summary.blob_bytes += body.len() as u64;
+        Ok(())
+    }
 }
 
 /// Reads every `dir/records/*.jsonl` back: known object types in [`OBJECTS`] order, then any

@@ -69,6 +69,16 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Make a running simulator write its org as it is now (mutations included) to
+    /// DIR/records/<Object>.jsonl and DIR/blobs/<Id>, the layout of `generate`; prints what it
+    /// wrote as JSON. DIR is on the simulator's machine.
+    Export {
+        #[command(flatten)]
+        target: Target,
+        /// Output directory (created; its records/ and blobs/ must be empty or absent).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +196,17 @@ fn run(command: Command) -> CliResult {
                 create_pct,
             };
             let summary = runtime()?.block_on(client.mutate(&request))?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
+        Command::Export { target, out } => {
+            let client = admin_client(&target)?;
+            // The simulator resolves the path, so a relative one must not depend on its cwd.
+            let out = std::path::absolute(&out).map_err(|source| coffer_sfsim::Error::Io {
+                path: out.clone(),
+                source,
+            })?;
+            let summary = runtime()?.block_on(client.export(&out))?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(())
         }

@@ -109,6 +109,48 @@ fn serve_count_mutate_and_terminate() {
         accounts + created - deleted
     );
 
+    // `export` writes the org as it is now: live records and the deleted ones (IsDeleted).
+    let exported = tempfile::tempdir().unwrap();
+    let out = exported.path().to_str().unwrap();
+    let written = run(&[
+        "export",
+        "--instance-url",
+        url,
+        "--ca-cert",
+        ca,
+        "--out",
+        out,
+    ]);
+    let lines = std::fs::read_to_string(exported.path().join("records/Account.jsonl")).unwrap();
+    let (mut live, mut gone) = (0u64, 0u64);
+    for line in lines.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["attributes"]["type"], "Account");
+        match record["IsDeleted"].as_bool().unwrap() {
+            true => gone += 1,
+            false => live += 1,
+        }
+    }
+    assert_eq!(live, after["Account"].as_u64().unwrap());
+    assert!(gone >= deleted);
+    assert!(written["records"].as_u64().unwrap() >= live + gone);
+    assert!(written["blobs"].as_u64().unwrap() > 0);
+    // Exporting over it again is refused, naming the reason.
+    let again = Command::new(BIN)
+        .args([
+            "export",
+            "--instance-url",
+            url,
+            "--ca-cert",
+            ca,
+            "--out",
+            out,
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("records"));
+
     // A wrong secret is refused.
     let refused = Command::new(BIN)
         .args([

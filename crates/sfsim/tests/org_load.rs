@@ -118,3 +118,48 @@ fn unknown_objects_get_inferred_field_types() {
         Err(coffer_sfsim::Error::InvalidRecord { line: 1, .. })
     ));
 }
+
+#[test]
+fn a_mutated_live_org_exports_what_it_serves() {
+    let org = Org::generate(&GenerateConfig {
+        seed: 9,
+        records: 900,
+    })
+    .unwrap();
+    let mut live = LiveOrg::new(org);
+    let summary = live.mutate(&coffer_sfsim::org::Mutation {
+        seed: 3,
+        update_pct: 10.0,
+        delete_pct: 5.0,
+        create_pct: 5.0,
+    });
+    assert!(summary.objects.values().any(|o| o.deleted > 0));
+    let dir = tempfile::tempdir().unwrap();
+    let written = live.write_dir(dir.path()).unwrap();
+    assert!(written.blobs > 0 && written.blob_bytes > 0);
+    let loaded = LiveOrg::load_dir(dir.path()).unwrap();
+    assert_eq!(loaded.live_counts(), live.live_counts());
+    // queryAll: soft-deleted rows come back as deleted, with every field as served.
+    for object in ["Account", "Contact", "Task", "Project__c", "ContentVersion"] {
+        let fields: Vec<String> = live.describe(object).unwrap()["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect();
+        let soql = format!("SELECT {} FROM {object} ORDER BY Id", fields.join(", "));
+        let all = |o: &LiveOrg| o.query(&soql, true, "v62.0").unwrap();
+        assert_eq!(all(&loaded), all(&live), "{object}");
+        let deleted = format!("SELECT Id FROM {object} WHERE IsDeleted = true");
+        assert_eq!(
+            loaded.query(&deleted, true, "v62.0").unwrap(),
+            live.query(&deleted, true, "v62.0").unwrap(),
+            "{object}"
+        );
+    }
+    // A second export into the same directory is refused rather than mixed.
+    assert!(matches!(
+        live.write_dir(dir.path()),
+        Err(coffer_sfsim::Error::OutputNotEmpty { .. })
+    ));
+}

@@ -14,7 +14,7 @@ mod csv;
 mod describe;
 mod eval;
 mod load;
-mod model;
+pub(crate) mod model;
 mod mutate;
 mod replication;
 pub mod soql;
@@ -178,6 +178,16 @@ impl LiveOrg {
         Ok(Self {
             store: load::load_dir(dir)?,
         })
+    }
+
+    /// Writes every record the org holds now, soft-deleted ones included, and every file body,
+    /// in the layout of [`crate::export`] (what `coffer-sfsim generate` writes), so other tools
+    /// can be run on exactly the data a backup of this org reads.
+    ///
+    /// # Errors
+    /// As [`crate::export::write_dir`].
+    pub fn write_dir(&self, dir: &Path) -> Result<crate::export::ExportSummary, crate::Error> {
+        crate::export::write_live(&self.store, dir)
     }
 
     /// Simulated "now" in epoch milliseconds: the later of the wall clock and the last stamp

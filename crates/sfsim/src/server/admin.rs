@@ -1,5 +1,5 @@
 //! Test-only administration under `/_sim/` (not a Salesforce API): mutate the org, read live
-//! counts, empty the Recycle Bin, replace the fault plan. Every call must carry
+//! counts, empty the Recycle Bin, replace the fault plan, export the org to a directory. Every call must carry
 //! `Authorization: Bearer <client secret>`; the secret is printed by `serve` for the scripts
 //! that drive it, and is otherwise only known to whoever started the simulator.
 
@@ -96,6 +96,47 @@ pub(crate) async fn mutate(
     }
     let summary = write_org(&shared.org).mutate(&request.into());
     json_response(StatusCode::OK, &summary)
+}
+
+/// The body of `POST /_sim/export`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    /// Directory, on the simulator's machine, to write `records/` and `blobs/` under (they
+    /// must be empty or absent).
+    pub out: std::path::PathBuf,
+}
+
+/// `POST /_sim/export`: writes the org as it is now to a directory (see
+/// [`crate::LiveOrg::write_dir`]); answers the [`crate::export::ExportSummary`].
+pub(crate) async fn export(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let request: ExportRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return bad_request(format!("export: {e}")),
+    };
+    // Writing hundreds of megabytes must not stall the runtime's workers.
+    let written =
+        tokio::task::spawn_blocking(move || read_org(&shared.org).write_dir(&request.out)).await;
+    match written {
+        Ok(Ok(summary)) => json_response(StatusCode::OK, &summary),
+        Ok(Err(e @ crate::Error::OutputNotEmpty { .. })) => bad_request(e.to_string()),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({ "error": "the export task failed" })),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /_sim/counts`: live records per object.

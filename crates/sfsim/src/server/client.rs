@@ -1,14 +1,15 @@
 //! A client for a running simulator's `/_sim/` administration endpoints, used by the
-//! `mutate` and `count` commands and by tests that drive a simulator in another process.
+//! `mutate`, `count` and `export` commands and by tests that drive a simulator in another process.
 
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-use super::admin::MutationRequest;
+use super::admin::{ExportRequest, MutationRequest};
 use super::faults::FaultPlan;
 use super::tls::{client_config_trusting, client_config_with_roots};
 use crate::Error;
+use crate::export::ExportSummary;
 
 /// Talks to `/_sim/` on one simulator.
 #[derive(Debug, Clone)]
@@ -80,6 +81,19 @@ impl AdminClient {
     pub async fn mutate(&self, mutation: &MutationRequest) -> Result<serde_json::Value, Error> {
         let url = format!("{}/_sim/mutate", self.base);
         self.send(self.http.post(&url).json(mutation), &url).await
+    }
+
+    /// Writes the org as it is now under `out` on the simulator's machine (see
+    /// [`crate::LiveOrg::write_dir`]).
+    ///
+    /// # Errors
+    /// As [`AdminClient::mutate`]; [`Error::AdminStatus`] 400 when `out` already holds files.
+    pub async fn export(&self, out: &std::path::Path) -> Result<ExportSummary, Error> {
+        let url = format!("{}/_sim/export", self.base);
+        let request = ExportRequest {
+            out: out.to_owned(),
+        };
+        self.send(self.http.post(&url).json(&request), &url).await
     }
 
     /// Live record counts per object.

@@ -50,7 +50,7 @@
 //!   `query`/`queryAll` with `nextRecordsUrl` cursors, `composite/sobjects` collections and
 //!   Bulk API 2.0 query jobs (`jobs/query`).
 //! - Test-only administration under `/_sim/` (mutate, counts, empty the Recycle Bin, set
-//!   faults), guarded by the client secret as a bearer token ([`admin`]).
+//!   faults, export the org to a directory), guarded by the client secret as a bearer token ([`admin`]).
 
 mod admin;
 mod bulk;
@@ -72,7 +72,7 @@ use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use admin::MutationRequest;
+pub use admin::{ExportRequest, MutationRequest};
 pub use client::AdminClient;
 pub use faults::{FaultKind, FaultParseError, FaultPlan, FaultRule, Trigger};
 pub use tls::client_config_trusting;
@@ -436,6 +436,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/services/data/{*rest}", any(rest::api))
         .route("/_sim/mutate", post(admin::mutate))
         .route("/_sim/counts", get(admin::counts))
+        .route("/_sim/export", post(admin::export))
         .route("/_sim/recycle-bin/empty", post(admin::empty_recycle_bin))
         .route("/_sim/faults", axum::routing::put(admin::set_faults))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
