@@ -44,6 +44,10 @@ enum Command {
         /// Output directory (created; its records/ and blobs/ must be empty or absent).
         #[arg(long)]
         out: PathBuf,
+        /// Scale the file bodies to about this many bytes in total (default: the generator's
+        /// own sizes, 256 B to 512 KiB each).
+        #[arg(long)]
+        file_bytes: Option<u64>,
     },
     /// Serve the Salesforce APIs on 127.0.0.1 until SIGINT or SIGTERM.
     Serve(ServeArgs),
@@ -92,6 +96,10 @@ struct ServeArgs {
     /// Records of the generated org.
     #[arg(long, default_value_t = 1000)]
     records: usize,
+    /// Scale the generated org's file bodies to about this many bytes in total, as
+    /// `generate --file-bytes` does (the same seed, records and total give the same org).
+    #[arg(long)]
+    file_bytes: Option<u64>,
     /// Serve the org in DIR (records/<Object>.jsonl, blobs/<Id>) instead of generating one.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -164,8 +172,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
 
 fn run(command: Command) -> CliResult {
     match command {
-        Command::Generate { seed, records, out } => {
-            let org = Org::generate(&GenerateConfig { seed, records })?;
+        Command::Generate {
+            seed,
+            records,
+            out,
+            file_bytes,
+        } => {
+            let mut org = Org::generate(&GenerateConfig { seed, records })?;
+            if let Some(total) = file_bytes {
+                org = org.with_file_bytes(total);
+            }
             let summary = export::write_dir(&org, &out)?;
             for object in org.objects() {
                 println!("{:>16} {:>9} records", object.name, object.records.len());
@@ -277,8 +293,17 @@ async fn serve(args: ServeArgs) -> CliResult {
         .access_token_ttl(Duration::from_secs(args.token_ttl_secs))
         .rotate_refresh_tokens(args.rotate_refresh_tokens)
         .bulk_header_every_page(!args.bulk_header_first_page_only);
-    if let Some(dir) = &args.data {
-        builder = builder.org(LiveOrg::load_dir(dir)?);
+    match (&args.data, args.file_bytes) {
+        (Some(_), Some(_)) => return Err("--file-bytes applies to a generated org, not --data".into()),
+        (Some(dir), None) => builder = builder.org(LiveOrg::load_dir(dir)?),
+        (None, Some(total)) => {
+            let org = Org::generate(&GenerateConfig {
+                seed: args.seed,
+                records: args.records,
+            })?;
+            builder = builder.org(LiveOrg::new(org.with_file_bytes(total)));
+        }
+        (None, None) => {}
     }
     if let Some(rules) = &args.faults {
         let mut plan: FaultPlan = rules.parse()?;

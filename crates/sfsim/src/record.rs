@@ -37,6 +37,18 @@ impl Record {
             .map(|(name, value)| (name.as_ref(), value))
     }
 
+    /// Replaces the value of field `name`; returns false (and changes nothing) when the
+    /// record has no such field.
+    pub fn set(&mut self, name: &str, value: impl Into<Value>) -> bool {
+        match self.fields.iter_mut().find(|(n, _)| n == name) {
+            Some((_, slot)) => {
+                *slot = value.into();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The value of field `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)

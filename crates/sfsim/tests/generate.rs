@@ -431,3 +431,37 @@ fn command_line_writes_the_same_data_as_the_library() {
         r#"{"attributes":{"type":"Account","url":"/services/data/v62.0/sobjects/Account/001"#
     ));
 }
+
+#[test]
+fn file_bodies_scale_to_a_chosen_total_with_their_size_fields() {
+    let plain = org(21, 3000);
+    let total: u64 = 2_000_000;
+    let scaled = plain.clone().with_file_bytes(total);
+    // Records other than the size fields are untouched.
+    assert_eq!(scaled.record_count(), plain.record_count());
+    assert_eq!(
+        scaled.object("Account").unwrap().records,
+        plain.object("Account").unwrap().records
+    );
+    let mut sum = 0u64;
+    let mut sizes = HashMap::new();
+    for id in scaled.blob_ids() {
+        let body = scaled.blob_body(id).unwrap();
+        assert!(!body.is_empty());
+        assert_eq!(body.len(), scaled.blob_spec(id).unwrap().size);
+        sizes.insert(id.to_string(), body.len() as u64);
+        sum += body.len() as u64;
+    }
+    // Rounding down per file and the 1-byte floor keep the total within one byte per file.
+    let files = sizes.len() as u64;
+    assert!(sum.abs_diff(total) <= files, "{sum} vs {total}");
+    let size_field = |object: &str, field: &str, id_field: &str| {
+        for record in &scaled.object(object).unwrap().records {
+            let id = record.get_str(id_field).unwrap();
+            assert_eq!(record.get(field).unwrap().as_u64(), Some(sizes[id]), "{object}");
+        }
+    };
+    size_field("ContentVersion", "ContentSize", "Id");
+    size_field("ContentDocument", "ContentSize", "LatestPublishedVersionId");
+    size_field("Attachment", "BodyLength", "Id");
+}
