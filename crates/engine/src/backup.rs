@@ -22,7 +22,7 @@ use tokio::io::AsyncReadExt;
 use crate::error::{Error, Result};
 use crate::repo::index::{EntryKind, RecordId};
 use crate::repo::manifest::{ObjectState, RunKind, Watermark};
-use crate::repo::record::canonical;
+use crate::repo::record::{BulkLayout, canonical};
 use crate::repo::{OrgRepo, SnapshotWriter};
 
 /// How a backup runs.
@@ -247,38 +247,56 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
     // vanished from the org since they were stored.
     let mut seen_in_full: HashSet<RecordId> = HashSet::new();
     let mut last_id = String::new();
+    let mut rows = RowSink {
+        api,
+        org,
+        writer: &mut *writer,
+        object,
+        blob_fields: &plan.blob_fields,
+        options,
+        full_due,
+        summary: &mut summary,
+        seen_in_full: &mut seen_in_full,
+        last_id: &mut last_id,
+    };
+    // The Bulk layout depends only on the job's columns, which every page of a job shares.
+    let mut layout: Option<(Vec<String>, BulkLayout)> = None;
     while let Some(page) = extraction.next_page().await.map_err(sf)? {
-        for mut record in page {
-            summary.records_seen += 1;
-            let (id, stamp_ms, deleted) = identity(object, &record)?;
-            let rid = RecordId::parse(&id)?;
-            if full_due {
-                seen_in_full.insert(rid);
-            }
-            last_id.clone_from(&id);
-            if writer
-                .newest(object, &rid)
-                .is_some_and(|(stamp, _)| stamp >= stamp_ms)
+        if let Some(csv) = page.as_bulk() {
+            if layout
+                .as_ref()
+                .is_none_or(|(c, _)| !c.iter().map(String::as_str).eq(csv.columns()))
             {
-                continue;
+                let columns: Vec<String> = csv.columns().map(str::to_owned).collect();
+                let l = BulkLayout::new(object, csv.columns(), &order, &plan.blob_fields)?;
+                layout = Some((columns, l));
             }
-            for field in &plan.blob_fields {
-                if deleted {
-                    break;
+            let Some((_, layout)) = &layout else { continue };
+            let mut cells = Vec::new();
+            for row in csv.rows() {
+                cells.clear();
+                cells.extend(row.values());
+                let (id, stamp_ms, deleted) = layout
+                    .identity(&cells)
+                    .map_err(|reason| bad_row(object, reason))?;
+                if let Some(blobs) = rows.admit(id, stamp_ms, deleted).await? {
+                    let bytes = layout.canonical(&cells, &blobs)?;
+                    rows.store(id, stamp_ms, deleted, bytes).await?;
                 }
-                summary.blobs_seen += 1;
-                let (name, size, new) = store_blob(api, org, object, &id, field, options).await?;
-                if new {
-                    summary.new_blobs += 1;
-                    writer.add_blobs(1, size.0, size.1);
-                }
-                record.insert(field.clone(), json!({"coffer:blob": name, "size": size.0}));
             }
-            let bytes = canonical(object, &record, &order)?;
-            writer
-                .add_version(object, &id, stamp_ms, deleted, bytes)
-                .await?;
-            summary.new_records += 1;
+        } else {
+            for mut record in page {
+                let (id, stamp_ms, deleted) = identity(object, &record)?;
+                if let Some(blobs) = rows.admit(&id, stamp_ms, deleted).await? {
+                    for (field, value) in plan.blob_fields.iter().zip(blobs) {
+                        if let Some(value) = value {
+                            record.insert(field.clone(), value);
+                        }
+                    }
+                    let bytes = canonical(object, &record, &order)?;
+                    rows.store(&id, stamp_ms, deleted, bytes).await?;
+                }
+            }
         }
     }
     if full_due {
@@ -294,6 +312,78 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         .finish_object(object, Some(watermark), summary.live)
         .await?;
     Ok(summary)
+}
+
+/// What happens to each row an object's read returns, REST record or Bulk row alike.
+struct RowSink<'r, 'w, A: SalesforceApi + ?Sized> {
+    api: &'r A,
+    org: &'r OrgRepo,
+    writer: &'r mut SnapshotWriter<'w>,
+    object: &'r str,
+    blob_fields: &'r [String],
+    options: &'r BackupOptions,
+    full_due: bool,
+    summary: &'r mut ObjectSummary,
+    seen_in_full: &'r mut HashSet<RecordId>,
+    last_id: &'r mut String,
+}
+
+impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
+    /// Counts a row and decides whether it is a version the repository lacks; if so, stores
+    /// its file bodies and returns the values of the blob fields (`None` for a deleted row,
+    /// whose bodies the org no longer serves), in `blob_fields` order.
+    async fn admit(
+        &mut self,
+        id: &str,
+        stamp_ms: i64,
+        deleted: bool,
+    ) -> Result<Option<Vec<Option<Value>>>> {
+        self.summary.records_seen += 1;
+        let rid = RecordId::parse(id)?;
+        if self.full_due {
+            self.seen_in_full.insert(rid);
+        }
+        self.last_id.clear();
+        self.last_id.push_str(id);
+        if self
+            .writer
+            .newest(self.object, &rid)
+            .is_some_and(|(stamp, _)| stamp >= stamp_ms)
+        {
+            return Ok(None);
+        }
+        let mut values = Vec::with_capacity(self.blob_fields.len());
+        for field in self.blob_fields {
+            if deleted {
+                values.push(None);
+                continue;
+            }
+            self.summary.blobs_seen += 1;
+            let (name, size, new) =
+                store_blob(self.api, self.org, self.object, id, field, self.options).await?;
+            if new {
+                self.summary.new_blobs += 1;
+                self.writer.add_blobs(1, size.0, size.1);
+            }
+            values.push(Some(json!({"coffer:blob": name, "size": size.0})));
+        }
+        Ok(Some(values))
+    }
+
+    /// Queues the canonical bytes of an admitted row.
+    async fn store(
+        &mut self,
+        id: &str,
+        stamp_ms: i64,
+        deleted: bool,
+        bytes: Vec<u8>,
+    ) -> Result<()> {
+        self.writer
+            .add_version(self.object, id, stamp_ms, deleted, bytes)
+            .await?;
+        self.summary.new_records += 1;
+        Ok(())
+    }
 }
 
 /// Whether `object` (its state in the parent snapshot, if any) is read in full this run: the
@@ -357,12 +447,17 @@ async fn record_gone<A: SalesforceApi + ?Sized>(
     Ok(gone)
 }
 
+/// A row from the org the engine cannot version.
+fn bad_row(object: &str, reason: &str) -> Error {
+    Error::Corrupt {
+        what: format!("a {object} row from the org"),
+        reason: reason.to_owned(),
+    }
+}
+
 /// Id, SystemModstamp (ms) and IsDeleted of a row.
 fn identity(object: &str, record: &Record) -> Result<(String, i64, bool)> {
-    let bad = |what: &str| Error::Corrupt {
-        what: format!("a {object} row from the org"),
-        reason: what.to_owned(),
-    };
+    let bad = |what: &str| bad_row(object, what);
     let id = record
         .get("Id")
         .and_then(Value::as_str)

@@ -4,6 +4,7 @@
 //! same bytes, so its digest tells an unchanged record from a changed one without reading the
 //! stored version.
 
+use coffer_salesforce::{Field, Timestamp};
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
@@ -40,6 +41,162 @@ pub fn canonical(
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// Where each field of a canonical record comes from for the rows of one Bulk page: the same
+/// bytes [`canonical`] makes of the row's REST record, written straight from the page's typed
+/// cells (a `serde_json::Map` per row cost several times the whole decode).
+#[derive(Debug, Clone)]
+pub struct BulkLayout {
+    /// `{"attributes":{"type":<object>}`.
+    prefix: Vec<u8>,
+    /// In canonical order: `,"<name>":` and where the value comes from.
+    slots: Vec<(Vec<u8>, Slot)>,
+    id: Option<usize>,
+    stamp: Option<usize>,
+    deleted: Option<usize>,
+    width: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// The page's column.
+    Column(usize),
+    /// A field the caller supplies per row (a file body reference), null when it does not.
+    Supplied(usize),
+    /// A field of the order the page does not have: null.
+    Absent,
+}
+
+impl BulkLayout {
+    /// The layout of pages with `columns` (in CSV order) for records of `object`, fields in
+    /// `field_order` as [`canonical`] orders them; `supplied` names the fields of the order
+    /// whose values the caller passes per row ([`Self::canonical`]).
+    pub fn new<'a>(
+        object: &str,
+        columns: impl Iterator<Item = &'a str>,
+        field_order: &[String],
+        supplied: &[String],
+    ) -> Result<Self> {
+        let columns: Vec<&str> = columns.collect();
+        let mut prefix = b"{\"attributes\":{\"type\":".to_vec();
+        write_json(&mut prefix, &Value::String(object.to_owned()))?;
+        prefix.push(b'}');
+        let key = |name: &str| -> Result<Vec<u8>> {
+            let mut k = vec![b','];
+            write_json(&mut k, &Value::String(name.to_owned()))?;
+            k.push(b':');
+            Ok(k)
+        };
+        let mut seen = std::collections::HashSet::with_capacity(field_order.len());
+        let mut slots = Vec::with_capacity(field_order.len() + columns.len());
+        for name in field_order {
+            if name == "attributes" || !seen.insert(name.as_str()) {
+                continue;
+            }
+            let slot = match (
+                supplied.iter().position(|s| s == name),
+                columns.iter().position(|c| c == name),
+            ) {
+                (Some(k), _) => Slot::Supplied(k),
+                (None, Some(i)) => Slot::Column(i),
+                (None, None) => Slot::Absent,
+            };
+            slots.push((key(name)?, slot));
+        }
+        let mut rest: Vec<(usize, &str)> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != "attributes" && !seen.contains(*c))
+            .map(|(i, c)| (i, *c))
+            .collect();
+        rest.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
+        for (i, name) in rest {
+            slots.push((key(name)?, Slot::Column(i)));
+        }
+        let find = |name: &str| columns.iter().position(|c| *c == name);
+        Ok(Self {
+            prefix,
+            slots,
+            id: find("Id"),
+            stamp: find("SystemModstamp"),
+            deleted: find("IsDeleted"),
+            width: columns.len(),
+        })
+    }
+
+    /// Id, SystemModstamp (ms; 0 without one) and IsDeleted of a row (its cells in column
+    /// order), as the engine reads them from a REST record.
+    pub fn identity<'a>(
+        &self,
+        cells: &[Field<'a>],
+    ) -> std::result::Result<(&'a str, i64, bool), &'static str> {
+        let id = match self.id.and_then(|i| cells.get(i)) {
+            Some(Field::Text(id)) => *id,
+            _ => return Err("no Id"),
+        };
+        let stamp = match self.stamp.and_then(|i| cells.get(i)) {
+            Some(Field::DateTime(t)) => t.millis(),
+            Some(Field::Text(s)) => Timestamp::parse(s)
+                .ok_or("SystemModstamp is not a datetime")?
+                .millis(),
+            Some(Field::Null) | None => 0,
+            Some(_) => return Err("SystemModstamp is not a datetime"),
+        };
+        let deleted = matches!(
+            self.deleted.and_then(|i| cells.get(i)),
+            Some(Field::Bool(true))
+        );
+        Ok((id, stamp, deleted))
+    }
+
+    /// The canonical bytes of a row (its cells in column order); `supplied[k]` is the value
+    /// of the `k`-th supplied field, `None` leaving it null.
+    pub fn canonical(&self, cells: &[Field<'_>], supplied: &[Option<Value>]) -> Result<Vec<u8>> {
+        if cells.len() != self.width {
+            return Err(Error::InvalidArgument(format!(
+                "a row of {} cells on a page of {} columns",
+                cells.len(),
+                self.width
+            )));
+        }
+        let mut out = Vec::with_capacity(self.prefix.len() + 24 * self.slots.len());
+        out.extend_from_slice(&self.prefix);
+        for (key, slot) in &self.slots {
+            out.extend_from_slice(key);
+            match *slot {
+                Slot::Column(i) => write_field(&mut out, cells.get(i).unwrap_or(&Field::Null))?,
+                Slot::Supplied(k) => match supplied.get(k) {
+                    Some(Some(value)) => write_json(&mut out, value)?,
+                    _ => out.extend_from_slice(b"null"),
+                },
+                Slot::Absent => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// A typed Bulk cell as JSON, byte for byte what serialising its REST value
+/// ([`Field::to_json`]) writes.
+fn write_field(out: &mut Vec<u8>, field: &Field<'_>) -> Result<()> {
+    let failed =
+        |e: serde_json::Error| Error::InvalidArgument(format!("record does not serialise: {e}"));
+    match *field {
+        Field::Null => out.extend_from_slice(b"null"),
+        Field::Bool(true) => out.extend_from_slice(b"true"),
+        Field::Bool(false) => out.extend_from_slice(b"false"),
+        Field::Integer(i) => serde_json::to_writer(&mut *out, &i).map_err(failed)?,
+        // Finite by the decoder's check; a non-finite one would be null, as in `to_json`.
+        Field::Number(f) if f.is_finite() => {
+            serde_json::to_writer(&mut *out, &f).map_err(failed)?
+        }
+        Field::Number(_) => out.extend_from_slice(b"null"),
+        Field::Text(s) => serde_json::to_writer(&mut *out, s).map_err(failed)?,
+        Field::DateTime(t) => serde_json::to_writer(&mut *out, &t.to_rest()).map_err(failed)?,
+    }
+    Ok(())
 }
 
 fn push_field(out: &mut Vec<u8>, name: &str, value: &Value) -> Result<()> {
@@ -104,6 +261,70 @@ mod tests {
         assert!(!a.contains(&b'\n'));
         let parsed: Value = serde_json::from_slice(&a).unwrap();
         assert_eq!(parsed["Name"], "Acme \"East\"\n");
+    }
+
+    #[test]
+    fn bulk_rows_canonicalise_as_their_rest_records() {
+        use coffer_salesforce::{CsvDecoder, FieldSpec, ValueKind};
+        let spec = |n: &str, k| FieldSpec {
+            name: n.to_owned(),
+            kind: k,
+        };
+        let fields = [
+            spec("Id", ValueKind::Text),
+            spec("Name", ValueKind::Text),
+            spec("IsDeleted", ValueKind::Boolean),
+            spec("NumberOfEmployees", ValueKind::Integer),
+            spec("AnnualRevenue", ValueKind::Number),
+            spec("SystemModstamp", ValueKind::DateTime),
+        ];
+        // Columns in another order than the field order, one extra column (`Zeta`, `Alpha`)
+        // beyond it, text needing escapes, nulls, and a field of the order the page lacks.
+        let page = "\"Zeta\",\"AnnualRevenue\",\"Id\",\"Name\",\"IsDeleted\",\"NumberOfEmployees\",\"SystemModstamp\",\"Alpha\"\n\
+\"z\",\"1.5E7\",\"001000000000001AAA\",\"Acme, \"\"Inc\"\"\n\u{e9}\\\",\"false\",\"12\",\"2023-10-22T06:25:12.000Z\",\"\"\n\
+\"\",\"\",\"001000000000002AAA\",\"\",\"true\",\"\",\"2023-10-22T06:25:12.000Z\",\"a\"\n\
+\"\",\"0.1\",\"001000000000003AAA\",\"tab\there\",\"false\",\"-3\",\"\",\"\"\n";
+        let page = CsvDecoder::new(&fields)
+            .decode_page(page.as_bytes())
+            .unwrap();
+        let order: Vec<String> = [
+            "Id",
+            "Name",
+            "IsDeleted",
+            "NumberOfEmployees",
+            "AnnualRevenue",
+            "SystemModstamp",
+            "Missing",
+            "Body",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let supplied = vec!["Body".to_owned()];
+        let layout = BulkLayout::new("Account", page.columns(), &order, &supplied).unwrap();
+        let blob = json!({"coffer:blob": "ab", "size": 3});
+        for (n, row) in page.rows().enumerate() {
+            let cells: Vec<Field<'_>> = row.values().collect();
+            let mut record = row.to_record();
+            let body = (n == 0).then(|| blob.clone());
+            if let Some(b) = &body {
+                record.insert("Body".to_owned(), b.clone());
+            }
+            assert_eq!(
+                String::from_utf8(layout.canonical(&cells, &[body]).unwrap()).unwrap(),
+                String::from_utf8(canonical("Account", &record, &order).unwrap()).unwrap(),
+                "row {n}"
+            );
+        }
+        let first: Vec<Field<'_>> = page.row(0).unwrap().values().collect();
+        assert_eq!(
+            layout.identity(&first).unwrap(),
+            ("001000000000001AAA", 1_697_955_912_000, false)
+        );
+        let second: Vec<Field<'_>> = page.row(1).unwrap().values().collect();
+        assert!(layout.identity(&second).unwrap().2);
+        let third: Vec<Field<'_>> = page.row(2).unwrap().values().collect();
+        assert_eq!(layout.identity(&third).unwrap().1, 0);
+        assert!(layout.canonical(&first[1..], &[]).is_err());
     }
 
     #[test]
