@@ -95,8 +95,8 @@ async fn full(org: &OrgRepo, n: usize) {
 async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
     let (store, _repo, org) = new_org().await;
     assert!(org.latest().await.unwrap().is_none());
-    // 3000 accounts of ~100-250 bytes: more than one 256 KiB block.
-    full(&org, 3000).await;
+    // 8000 accounts of ~100-250 bytes: more than one 1 MiB block.
+    full(&org, 8000).await;
 
     let mut writer = SnapshotWriter::begin(&org, RunKind::Incremental, "run-2".into(), 3)
         .await
@@ -164,15 +164,15 @@ async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
         .unwrap()
         .unwrap();
     assert_eq!((gone.kind, gone.canonical), (EntryKind::Gone, None));
-    // Untouched records come from snapshot 1's segment, and the last of 3000 too.
+    // Untouched records come from snapshot 1's segment, and the last of 8000 too.
     let last = org
-        .read_record(Some(2), "Account", &account_id(2999))
+        .read_record(Some(2), "Account", &account_id(7999))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(last.canonical.unwrap(), account(2999, 1));
+    assert_eq!(last.canonical.unwrap(), account(7999, 1));
     assert!(
-        org.read_record(None, "Account", &account_id(5000))
+        org.read_record(None, "Account", &account_id(9000))
             .await
             .unwrap()
             .is_none()

@@ -14,11 +14,16 @@ use super::record::digest;
 use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
 
-/// Uncompressed record bytes per block.
-const BLOCK_TARGET: usize = 256 * 1024;
+/// Uncompressed record bytes per block. Larger blocks compress better (records of one object
+/// repeat field names and values), smaller ones make a point read inflate less: at 1 MiB and
+/// level 6 a block takes about 1 ms to inflate and records compress about a quarter better
+/// than in 256 KiB blocks at level 3 (measured on generated Contacts, `zstd -b`).
+const BLOCK_TARGET: usize = 1024 * 1024;
+/// zstd level of record blocks.
+const BLOCK_LEVEL: i32 = 6;
 /// Plaintext bytes per pack before a new one starts.
 const PACK_TARGET: usize = 16 * 1024 * 1024;
-/// Largest block a reader decompresses (a bomb guard; blocks are ~256 KiB).
+/// Largest block a reader decompresses (a bomb guard; blocks are ~1 MiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
 /// One version waiting for its block.
@@ -49,7 +54,8 @@ struct ObjectRun {
 impl ObjectRun {
     fn new() -> Result<Self> {
         Ok(Self {
-            compressor: Compressor::new(Level::DEFAULT).map_err(Error::Compress)?,
+            compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
+                .map_err(Error::Compress)?,
             block: Vec::new(),
             block_bytes: 0,
             builder: PackBuilder::new(),
@@ -423,7 +429,7 @@ impl<'a> SnapshotWriter<'a> {
         let segment = IndexSegment::new(object, run.packs, run.entries)?;
         let (name, size) = self
             .org
-            .put_content(ContentKind::Index, &segment.encode())
+            .put_content(ContentKind::Index, &segment.to_stored()?)
             .await?;
         self.bytes_added += size;
         state.index.push(name.to_hex());

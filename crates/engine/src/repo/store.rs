@@ -376,7 +376,7 @@ impl OrgRepo {
         let plaintext = self
             .get_content(ContentKind::Index, &ContentName::from_hex(name)?)
             .await?;
-        IndexSegment::decode(&plaintext)
+        IndexSegment::from_stored(&plaintext)
     }
 
     /// Reads, checks the name of, and opens a content-named object.
