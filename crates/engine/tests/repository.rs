@@ -552,3 +552,37 @@ async fn altered_or_replaced_objects_are_detected() {
     assert!(matches!(org2.manifest(2).await, Err(Error::Crypto(_))));
     assert!(matches!(org2.verify(false).await, Err(Error::Crypto(_))));
 }
+
+#[tokio::test]
+async fn orgs_are_found_by_name_or_id_and_a_wrong_name_pointer_is_not_trusted() {
+    let (store, repo, _org) = new_org().await;
+    let other = "00D000000000002AAA";
+    repo.org_or_create(other, "globex", "https://127.0.0.2:1")
+        .await
+        .unwrap();
+    assert_eq!(repo.org_named("acme").await.unwrap().org_id(), ORG);
+    assert_eq!(repo.org_named("globex").await.unwrap().org_id(), other);
+    assert_eq!(repo.org_named(other).await.unwrap().name(), "globex");
+    assert!(matches!(
+        repo.org_named("initech").await,
+        Err(Error::UnknownOrg { .. })
+    ));
+    // One pointer per name, outside `orgs/`.
+    let pointers: Vec<_> = store.list("names/").try_collect().await.unwrap();
+    assert_eq!(pointers.len(), 2);
+    // Pointers are not sealed: one swapped to the other org is checked against the org's
+    // sealed descriptor, and the lookup falls back to listing.
+    for pointer in &pointers {
+        store.delete(&pointer.key).await.unwrap();
+        store
+            .put(
+                &pointer.key,
+                Bytes::from_static(b"00D000000000002AAA"),
+                &PutOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(repo.org_named("acme").await.unwrap().org_id(), ORG);
+    assert_eq!(repo.org_named("globex").await.unwrap().org_id(), other);
+}

@@ -202,14 +202,31 @@ impl Repository {
                 .map_err(|e| Error::InvalidArgument(format!("org descriptor: {e}")))?,
         );
         match repo.put_named(&key, "org", &plaintext).await {
-            Ok(_) => Ok(repo),
+            Ok(_) => {
+                // The name pointer lets `org_named` find the org without listing the store.
+                let pointer = name_pointer(name)?;
+                match self
+                    .store
+                    .put(
+                        &pointer,
+                        Bytes::from(org_id.to_owned()),
+                        &PutOptions::create_only(),
+                    )
+                    .await
+                {
+                    // Taken by another org of the same name: `org_named` checks the name it
+                    // finds, and falls back to listing.
+                    Ok(_) | Err(coffer_store::Error::AlreadyExists { .. }) => Ok(repo),
+                    Err(e) => Err(e.into()),
+                }
+            }
             // Already there: the stored descriptor (and its name key) is the one that counts.
             Err(Error::Store(coffer_store::Error::AlreadyExists { .. })) => self.org(org_id).await,
             Err(e) => Err(e),
         }
     }
 
-    /// Every org of the repository, by org id.
+    /// Every org of the repository, by org id (lists the whole `orgs/` tree).
     pub async fn orgs(&self) -> Result<Vec<OrgRepo>> {
         let metas: Vec<_> = self.store.list("orgs/").try_collect().await?;
         let mut out = Vec::new();
@@ -224,6 +241,28 @@ impl Repository {
 
     /// The org named `name` (its name in this repository, or its org id).
     pub async fn org_named(&self, name: &str) -> Result<OrgRepo> {
+        // An org id, or a name with a pointer, is found without listing the store (which on
+        // a large repository means walking every pack and blob).
+        if OrgId::new(name).is_ok() {
+            match self.org(name).await {
+                Err(Error::UnknownOrg { .. }) => {}
+                found => return found,
+            }
+        }
+        match self.store.get(&name_pointer(name)?).await {
+            Ok(bytes) => {
+                if let Ok(org_id) = std::str::from_utf8(&bytes) {
+                    match self.org(org_id).await {
+                        Ok(org) if org.name() == name => return Ok(org),
+                        // A pointer to an org of another name or none: list instead.
+                        Ok(_) | Err(Error::UnknownOrg { .. } | Error::InvalidArgument(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
         for org in self.orgs().await? {
             if org.name() == name || org.org_id() == name {
                 return Ok(org);
@@ -288,6 +327,15 @@ struct OrgDescriptor {
     /// Hex of the 32-byte name key.
     name_key: String,
     created_ms: i64,
+}
+
+/// `names/<hex SHA-256("coffer org name\0" || name)>`: where the org id of the org named
+/// `name` is written (repository.md §1).
+fn name_pointer(name: &str) -> Result<ObjectKey> {
+    let mut hash = Sha256::new();
+    hash.update(b"coffer org name\0");
+    hash.update(name.as_bytes());
+    object_key(&format!("names/{}", hex::encode(hash.finalize())))
 }
 
 fn object_key(name: &str) -> Result<ObjectKey> {
