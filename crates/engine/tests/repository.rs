@@ -23,12 +23,29 @@ fn account_id(i: usize) -> String {
     format!("001{i:012}AAA")
 }
 
+/// A SystemModstamp in the REST form.
+fn rest(ms: i64) -> String {
+    coffer_salesforce::Timestamp(ms).to_rest()
+}
+
+/// The one Contact of the resumption test, at stamp 1000.
+fn contact() -> Vec<u8> {
+    let record = json!({"Id": "003000000000001AAA", "SystemModstamp": rest(1000)});
+    canonical(
+        "Contact",
+        record.as_object().unwrap(),
+        &["Id", "SystemModstamp"].map(String::from),
+    )
+    .unwrap()
+}
+
 fn account(i: usize, version: u32) -> Vec<u8> {
     let record: Map<String, Value> = json!({
         "Id": account_id(i),
         "Name": format!("Account {i} v{version}"),
         "Description": "lorem ipsum dolor sit amet ".repeat(i % 7 + 1),
-        "SystemModstamp": version,
+        // Stored lines carry their version key: stamp = version × 1000 ms.
+        "SystemModstamp": rest(i64::from(version) * 1000),
     })
     .as_object()
     .unwrap()
@@ -284,7 +301,7 @@ async fn packs_are_stored_while_an_object_is_still_being_read() {
         }
         String::from_utf8(text).unwrap()
     };
-    let order = ["Id", "Blob"].map(String::from);
+    let order = ["Id", "Blob", "SystemModstamp"].map(String::from);
     let packs = || async {
         store
             .list(&format!("orgs/{ORG}/packs/"))
@@ -294,7 +311,7 @@ async fn packs_are_stored_while_an_object_is_still_being_read() {
             .len()
     };
     for i in 0..160 {
-        let record = json!({"Id": account_id(i), "Blob": noise()});
+        let record = json!({"Id": account_id(i), "Blob": noise(), "SystemModstamp": rest(1000)});
         let bytes = canonical("Account", record.as_object().unwrap(), &order).unwrap();
         writer
             .add_version("Account", &account_id(i), 1000, false, bytes)
@@ -347,7 +364,7 @@ async fn a_run_that_died_is_continued_from_its_journal() {
     // Contact was being read when the process died: queued, never finished.
     first.load_known("Contact").await.unwrap();
     first
-        .add_version("Contact", "003000000000001AAA", 1000, false, account(1, 1))
+        .add_version("Contact", "003000000000001AAA", 1000, false, contact())
         .await
         .unwrap();
     drop(first);
@@ -358,7 +375,7 @@ async fn a_run_that_died_is_continued_from_its_journal() {
     assert!(second.is_finished("Account") && !second.is_finished("Contact"));
     second.load_known("Contact").await.unwrap();
     second
-        .add_version("Contact", "003000000000001AAA", 1000, false, account(1, 1))
+        .add_version("Contact", "003000000000001AAA", 1000, false, contact())
         .await
         .unwrap();
     second.finish_object("Contact", None, 1).await.unwrap();
@@ -458,10 +475,10 @@ async fn of_two_runs_on_one_parent_only_the_first_commits() {
         .await
         .unwrap();
     b.load_known("Account").await.unwrap();
-    a.add_version("Account", &account_id(1), 1, false, account(1, 1))
+    a.add_version("Account", &account_id(1), 1000, false, account(1, 1))
         .await
         .unwrap();
-    b.add_version("Account", &account_id(1), 1, false, account(1, 9))
+    b.add_version("Account", &account_id(1), 9000, false, account(1, 9))
         .await
         .unwrap();
     a.finish_object("Account", None, 1).await.unwrap();
@@ -483,7 +500,7 @@ async fn of_two_runs_on_one_parent_only_the_first_commits() {
         .await
         .unwrap();
     c.load_known("Account").await.unwrap();
-    c.add_version("Account", &account_id(2), 5, false, account(2, 2))
+    c.add_version("Account", &account_id(2), 2000, false, account(2, 2))
         .await
         .unwrap();
     assert!(matches!(

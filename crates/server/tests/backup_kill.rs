@@ -69,7 +69,8 @@ async fn killed_backups_commit_nothing_partial_and_the_next_run_catches_up() {
     let mut calibrate = backup;
     calibrate[2] = scratch;
     let started = Instant::now();
-    assert!(run(&calibrate).status.success());
+    let calibrated = run(&calibrate);
+    assert!(calibrated.status.success(), "{calibrated:?}");
     let full_time = started.elapsed();
 
     let mut delays = Delays(0x5EED_0000_0000_0021);

@@ -37,8 +37,11 @@ fn key_file(dir: &Path, mode: u32) -> String {
 }
 
 fn record(i: u32, version: u32) -> Vec<u8> {
-    let fields = json!({"Id": format!("001{i:012}AAA"), "Name": format!("Acme {i} v{version}")});
-    let order = ["Id", "Name"].map(String::from);
+    // A stored line carries its version key: version v is stamped v × 10 ms.
+    let stamp = coffer_salesforce::Timestamp(i64::from(version) * 10).to_rest();
+    let fields = json!({"Id": format!("001{i:012}AAA"), "Name": format!("Acme {i} v{version}"),
+                        "SystemModstamp": stamp});
+    let order = ["Id", "Name", "SystemModstamp"].map(String::from);
     canonical("Account", fields.as_object().unwrap(), &order).unwrap()
 }
 

@@ -22,11 +22,9 @@ const STORED_LEVEL: i32 = 9;
 /// Largest segment a reader inflates (a bomb guard): about 34 million entries.
 const MAX_SEGMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Bytes of an encoded entry.
-const ENTRY_LEN: usize = ID_LEN + 8 + 1 + 4 + 8 + 4 + 4 + DIGEST_LEN;
+const ENTRY_LEN: usize = ID_LEN + 8 + 1 + 4 + 8 + 4 + 4;
 /// Length of a record Id as the index stores it (the 18-character form).
 pub const ID_LEN: usize = 18;
-/// Length of a record digest.
-pub const DIGEST_LEN: usize = 16;
 /// Length of a pack name (SHA-256 of the stored pack).
 pub const PACK_NAME_LEN: usize = 32;
 
@@ -128,8 +126,6 @@ pub struct IndexEntry {
     pub kind: EntryKind,
     /// Where the content is (all zero for [`EntryKind::Gone`]).
     pub location: Location,
-    /// Keyed digest of the canonical record (all zero for [`EntryKind::Gone`]).
-    pub digest: [u8; DIGEST_LEN],
 }
 
 impl IndexEntry {
@@ -148,7 +144,7 @@ pub struct IndexSegment {
 
 impl IndexSegment {
     /// A segment from unsorted entries. Fails on two entries with the same (Id, stamp), on a
-    /// pack ordinal outside `packs`, or on a `Gone` entry that carries a location or digest.
+    /// pack ordinal outside `packs`, or on a `Gone` entry that carries a location.
     pub fn new(
         object: impl Into<String>,
         packs: Vec<[u8; PACK_NAME_LEN]>,
@@ -217,7 +213,7 @@ impl IndexSegment {
         for entry in &self.entries {
             match entry.kind {
                 EntryKind::Gone => {
-                    if entry.location != Location::default() || entry.digest != [0; DIGEST_LEN] {
+                    if entry.location != Location::default() {
                         return Err(format!("gone entry {} carries a location", entry.id));
                     }
                 }
@@ -293,9 +289,6 @@ impl IndexSegment {
         for e in &self.entries {
             out.extend_from_slice(&e.location.ordinal.to_be_bytes());
         }
-        for e in &self.entries {
-            out.extend_from_slice(&e.digest);
-        }
         out
     }
 
@@ -358,13 +351,11 @@ impl IndexSegment {
         let offsets = r.take(n * 8).map_err(&corrupt)?;
         let lengths = r.take(n * 4).map_err(&corrupt)?;
         let ordinals = r.take(n * 4).map_err(&corrupt)?;
-        let digests = r.take(n * DIGEST_LEN).map_err(&corrupt)?;
         let mut entries = Vec::with_capacity(n);
-        for (i, (((id, stamp), &kind_byte), digest)) in ids
+        for (i, ((id, stamp), &kind_byte)) in ids
             .chunks_exact(ID_LEN)
             .zip(stamps.chunks_exact(8))
             .zip(kinds)
-            .zip(digests.chunks_exact(DIGEST_LEN))
             .enumerate()
         {
             let id = RecordId::from_bytes(fixed(id))
@@ -382,7 +373,6 @@ impl IndexSegment {
                     length: u32_at(lengths),
                     ordinal: u32_at(ordinals),
                 },
-                digest: fixed(digest),
             });
         }
         if r.pos != bytes.len() {
@@ -478,7 +468,6 @@ mod tests {
                 length: 100,
                 ordinal: n % 7,
             },
-            digest: [n as u8; DIGEST_LEN],
         }
     }
 
@@ -489,7 +478,6 @@ mod tests {
             stamp_ms: 50,
             kind: EntryKind::Gone,
             location: Location::default(),
-            digest: [0; DIGEST_LEN],
         };
         let segment = IndexSegment::new(
             "Account",
@@ -539,7 +527,7 @@ mod tests {
         let segment = IndexSegment::new("Account", vec![[7; PACK_NAME_LEN]], entries).unwrap();
         let stored = segment.to_stored().unwrap();
         assert_eq!(IndexSegment::from_stored(&stored).unwrap(), segment);
-        // Columns of sorted Ids and nearby stamps compress; the (here repetitive) digests too.
+        // Columns of sorted Ids, nearby stamps and a few blocks compress.
         assert!(
             stored.len() * 3 < segment.encode().len(),
             "{}",
@@ -585,19 +573,18 @@ mod tests {
     proptest! {
         #[test]
         fn any_segment_round_trips(
-            raw in proptest::collection::btree_map((0u32..500, -5i64..5), (0u8..3, any::<[u8; 16]>()), 0..60),
+            raw in proptest::collection::btree_map((0u32..500, -5i64..5), 0u8..3, 0..60),
         ) {
             let entries: Vec<IndexEntry> = raw
                 .into_iter()
-                .map(|((n, stamp), (kind, digest))| match EntryKind::from_byte(kind).unwrap() {
+                .map(|((n, stamp), kind)| match EntryKind::from_byte(kind).unwrap() {
                     EntryKind::Gone => IndexEntry {
                         id: id(n),
                         stamp_ms: stamp,
                         kind: EntryKind::Gone,
                         location: Location::default(),
-                        digest: [0; DIGEST_LEN],
-                    },
-                    kind => IndexEntry { kind, digest, ..entry(n, stamp, n % 3) },
+                                },
+                    kind => IndexEntry { kind, ..entry(n, stamp, n % 3) },
                 })
                 .collect();
             let segment = IndexSegment::new("Case", vec![[1; 32], [2; 32], [3; 32]], entries).unwrap();

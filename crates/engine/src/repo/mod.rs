@@ -1,7 +1,7 @@
 //! The repository format (`docs/format/repository.md`): the codecs of its stored structures.
 //!
 //! The format layer is pure and synchronous: [`index`] segments, [`pack`] plaintext, [`record`]
-//! canonicalisation and digests, and the [`manifest`] documents. [`store`] puts them in an
+//! canonicalisation, and the [`manifest`] documents. [`store`] puts them in an
 //! object store ([`Repository`], [`OrgRepo`]: config, org descriptors, sealed content-named
 //! objects, create-only snapshot commits), [`snapshot`] writes a run's versions and reads a
 //! record as of a snapshot, and [`verify`] authenticates all of it. The backup driver (Salesforce to snapshot), `verify` and the CLI

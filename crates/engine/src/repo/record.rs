@@ -1,15 +1,13 @@
-//! Canonical records (`docs/format/repository.md` §4.4) and their keyed digests.
+//! Canonical records (`docs/format/repository.md` §4.4).
 //!
 //! The same record fetched twice, by REST or Bulk, in any field order, canonicalises to the
-//! same bytes, so its digest tells an unchanged record from a changed one without reading the
-//! stored version.
+//! same bytes.
 
 use coffer_salesforce::{Field, Timestamp};
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use super::index::DIGEST_LEN;
 use crate::error::{Error, Result};
 
 /// The canonical bytes of `record` of type `object`: `attributes` reduced to the type, then
@@ -211,8 +209,8 @@ fn write_json(out: &mut Vec<u8>, value: &Value) -> Result<()> {
         .map_err(|e| Error::InvalidArgument(format!("record does not serialise: {e}")))
 }
 
-/// HMAC-SHA256(key, `domain` || bytes): the one keyed hash behind record digests and blob
-/// names, the domain string keeping the two apart.
+/// HMAC-SHA256(key, `domain` || bytes): the keyed hash behind blob names (the domain string
+/// keeps other uses apart).
 pub(crate) fn keyed_hash(key: &[u8; 32], domain: &[u8], bytes: &[u8]) -> [u8; 32] {
     // HMAC takes keys of any length, so this cannot fail; the fallback keeps it panic-free.
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
@@ -223,13 +221,20 @@ pub(crate) fn keyed_hash(key: &[u8; 32], domain: &[u8], bytes: &[u8]) -> [u8; 32
     mac.finalize().into_bytes().into()
 }
 
-/// The keyed digest of canonical record bytes: the first 16 bytes of
-/// HMAC-SHA256(name_key, `"record\0"` || canonical).
-pub fn digest(name_key: &[u8; 32], canonical: &[u8]) -> [u8; DIGEST_LEN] {
-    let full = keyed_hash(name_key, b"record\0", canonical);
-    let mut out = [0u8; DIGEST_LEN];
-    out.copy_from_slice(&full[..DIGEST_LEN]);
-    out
+/// Whether a stored record line is the version `(id, stamp_ms)` an index entry names: its `Id`
+/// is `id` and its `SystemModstamp` is `stamp_ms` (absent when the stamp is 0, for objects
+/// without one). Packs are authenticated by their envelope, so this binds an entry to its
+/// record without a per-entry digest.
+pub fn is_version(line: &[u8], id: &str, stamp_ms: i64) -> bool {
+    let Ok(record) = serde_json::from_slice::<Map<String, Value>>(line) else {
+        return false;
+    };
+    let stamp = match record.get("SystemModstamp") {
+        Some(Value::String(s)) => Timestamp::parse(s).map(|t| t.millis()),
+        None | Some(Value::Null) => Some(0),
+        Some(_) => None,
+    };
+    record.get("Id").and_then(Value::as_str) == Some(id) && stamp == Some(stamp_ms)
 }
 
 #[cfg(test)]
@@ -328,13 +333,19 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_keyed_and_change_with_content() {
-        let key = [7u8; 32];
-        let order = vec!["Id".to_owned(), "Name".to_owned()];
-        let one = canonical("Account", &map(json!({"Id": "x", "Name": "a"})), &order).unwrap();
-        let two = canonical("Account", &map(json!({"Id": "x", "Name": "b"})), &order).unwrap();
-        assert_eq!(digest(&key, &one), digest(&key, &one));
-        assert_ne!(digest(&key, &one), digest(&key, &two));
-        assert_ne!(digest(&key, &one), digest(&[8u8; 32], &one));
+    fn a_line_is_the_version_of_its_id_and_stamp() {
+        let order = vec!["Id".to_owned(), "SystemModstamp".to_owned()];
+        let line = canonical(
+            "Account",
+            &map(json!({"Id": "001000000000001AAA", "SystemModstamp": "2020-10-22T21:03:23.000+0000"})),
+            &order,
+        )
+        .unwrap();
+        assert!(is_version(&line, "001000000000001AAA", 1_603_400_603_000));
+        assert!(!is_version(&line, "001000000000002AAA", 1_603_400_603_000));
+        assert!(!is_version(&line, "001000000000001AAA", 1_603_400_603_001));
+        let unstamped = canonical("Account", &map(json!({"Id": "x"})), &["Id".to_owned()]).unwrap();
+        assert!(is_version(&unstamped, "x", 0));
+        assert!(!is_version(b"not json", "x", 0));
     }
 }

@@ -372,11 +372,6 @@ impl OrgRepo {
         &self.name
     }
 
-    /// The key of blob names and record digests.
-    pub(crate) fn name_key(&self) -> &[u8; 32] {
-        &self.name_key
-    }
-
     fn key(&self, relative: &str) -> Result<ObjectKey> {
         object_key(&format!("orgs/{}/{relative}", self.org.as_str()))
     }

@@ -8,7 +8,7 @@ use coffer_compress::{Decompressor, DictionarySet, Limits};
 
 use super::index::{EntryKind, IndexSegment};
 use super::pack::{BlockInfo, block_records, parse_table};
-use super::record::digest;
+use super::record::is_version;
 use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
 
@@ -143,7 +143,7 @@ impl OrgRepo {
                         loc.ordinal, loc.offset
                     ))
                 })?;
-                if digest(self.name_key(), line) != entry.digest {
+                if !is_version(line, entry.id.as_str(), entry.stamp_ms) {
                     return Err(bad(format!(
                         "record {} does not match its index entry",
                         entry.id
