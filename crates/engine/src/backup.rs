@@ -15,6 +15,7 @@ use coffer_salesforce::{
     BulkSupport, ExtractOptions, Extraction, Method, ObjectPlan, Record, SalesforceApi, Timestamp,
     Window, extract,
 };
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -73,6 +74,8 @@ pub struct ObjectSummary {
     pub new_blobs: u64,
     /// Records found gone by a full read (purged from the org since they were stored).
     pub gone: u64,
+    /// Wall time of the object's read and store, milliseconds.
+    pub duration_ms: u64,
 }
 
 /// What a backup did: the `--json` summary of `coffer backup`.
@@ -164,11 +167,14 @@ pub async fn backup<A: SalesforceApi + ?Sized>(
         // that run's watermark, so it is read incrementally from there, which stores only what
         // changed since (the org kept changing while no run was going).
         let resumed = writer.is_finished(object);
+        let object_started = Instant::now();
         let mut summary =
             back_up_object(api, org, &mut writer, object, end, options, &support).await?;
         if resumed {
             summary.read = "resumed";
         }
+        summary.duration_ms =
+            u64::try_from(object_started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summaries.insert(object.clone(), summary);
     }
     let (blobs_seen, new_blobs) = summaries
@@ -272,30 +278,49 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
                 layout = Some((columns, l));
             }
             let Some((_, layout)) = &layout else { continue };
+            // Which rows are new versions, then their file bodies (fetched concurrently),
+            // then their canonical bytes, in row order.
+            let mut admitted = Vec::new();
             let mut cells = Vec::new();
-            for row in csv.rows() {
+            for (n, row) in csv.rows().enumerate() {
                 cells.clear();
                 cells.extend(row.values());
                 let (id, stamp_ms, deleted) = layout
                     .identity(&cells)
                     .map_err(|reason| bad_row(object, reason))?;
-                if let Some(blobs) = rows.admit(id, stamp_ms, deleted).await? {
-                    let bytes = layout.canonical(&cells, &blobs)?;
-                    rows.store(id, stamp_ms, deleted, bytes).await?;
+                if rows.admit(id, stamp_ms)? {
+                    admitted.push((n, id.to_owned(), stamp_ms, deleted));
                 }
             }
+            let bodies = rows.fetch_blobs(&admitted).await?;
+            for ((n, id, stamp_ms, deleted), blobs) in admitted.into_iter().zip(bodies) {
+                let Some(row) = csv.row(n) else { continue };
+                cells.clear();
+                cells.extend(row.values());
+                let bytes = layout.canonical(&cells, &blobs)?;
+                rows.store(&id, stamp_ms, deleted, bytes).await?;
+            }
         } else {
-            for mut record in page {
+            let mut admitted = Vec::new();
+            for record in page {
                 let (id, stamp_ms, deleted) = identity(object, &record)?;
-                if let Some(blobs) = rows.admit(&id, stamp_ms, deleted).await? {
-                    for (field, value) in plan.blob_fields.iter().zip(blobs) {
-                        if let Some(value) = value {
-                            record.insert(field.clone(), value);
-                        }
-                    }
-                    let bytes = canonical(object, &record, &order)?;
-                    rows.store(&id, stamp_ms, deleted, bytes).await?;
+                if rows.admit(&id, stamp_ms)? {
+                    admitted.push((record, id, stamp_ms, deleted));
                 }
+            }
+            let keys: Vec<_> = admitted
+                .iter()
+                .map(|(_, id, stamp, deleted)| ((), id.clone(), *stamp, *deleted))
+                .collect();
+            let bodies = rows.fetch_blobs(&keys).await?;
+            for ((mut record, id, stamp_ms, deleted), blobs) in admitted.into_iter().zip(bodies) {
+                for (field, value) in plan.blob_fields.iter().zip(blobs) {
+                    if let Some(value) = value {
+                        record.insert(field.clone(), value);
+                    }
+                }
+                let bytes = canonical(object, &record, &order)?;
+                rows.store(&id, stamp_ms, deleted, bytes).await?;
             }
         }
     }
@@ -329,15 +354,8 @@ struct RowSink<'r, 'w, A: SalesforceApi + ?Sized> {
 }
 
 impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
-    /// Counts a row and decides whether it is a version the repository lacks; if so, stores
-    /// its file bodies and returns the values of the blob fields (`None` for a deleted row,
-    /// whose bodies the org no longer serves), in `blob_fields` order.
-    async fn admit(
-        &mut self,
-        id: &str,
-        stamp_ms: i64,
-        deleted: bool,
-    ) -> Result<Option<Vec<Option<Value>>>> {
+    /// Counts a row and decides whether it is a version the repository lacks.
+    fn admit(&mut self, id: &str, stamp_ms: i64) -> Result<bool> {
         self.summary.records_seen += 1;
         let rid = RecordId::parse(id)?;
         if self.full_due {
@@ -345,29 +363,55 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
         }
         self.last_id.clear();
         self.last_id.push_str(id);
-        if self
+        Ok(self
             .writer
             .newest(self.object, &rid)
-            .is_some_and(|(stamp, _)| stamp >= stamp_ms)
-        {
-            return Ok(None);
+            .is_none_or(|(stamp, _)| stamp < stamp_ms))
+    }
+
+    /// Stores the file bodies of admitted rows `(_, id, stamp, deleted)`, several downloads
+    /// at a time (each waits on the previous ones only through the shared memory budget), and
+    /// returns per row the values of the blob fields in `blob_fields` order (`None` for a
+    /// deleted row, whose bodies the org no longer serves).
+    async fn fetch_blobs<T>(
+        &mut self,
+        rows: &[(T, String, i64, bool)],
+    ) -> Result<Vec<Vec<Option<Value>>>> {
+        if self.blob_fields.is_empty() {
+            return Ok(vec![Vec::new(); rows.len()]);
         }
-        let mut values = Vec::with_capacity(self.blob_fields.len());
-        for field in self.blob_fields {
-            if deleted {
-                values.push(None);
-                continue;
+        let budget = tokio::sync::Semaphore::new(BLOB_BUDGET_KIB as usize);
+        let (api, org, object, options) = (self.api, self.org, self.object, self.options);
+        let jobs = rows
+            .iter()
+            .filter(|(_, _, _, deleted)| !deleted)
+            .flat_map(|(_, id, _, _)| self.blob_fields.iter().map(move |f| (id, f)));
+        let budget = &budget;
+        let mut stored = futures::stream::iter(jobs)
+            .map(|(id, field)| store_blob(api, org, object, id, field, options, budget))
+            .buffered(BLOB_CONCURRENCY);
+        let mut out = Vec::with_capacity(rows.len());
+        for (_, _, _, deleted) in rows {
+            let mut values = Vec::with_capacity(self.blob_fields.len());
+            for _ in self.blob_fields {
+                if *deleted {
+                    values.push(None);
+                    continue;
+                }
+                let Some(result) = stored.next().await else {
+                    return Err(Error::InvalidArgument("a file body went missing".into()));
+                };
+                let (name, size, new) = result?;
+                self.summary.blobs_seen += 1;
+                if new {
+                    self.summary.new_blobs += 1;
+                    self.writer.add_blobs(1, size.0, size.1);
+                }
+                values.push(Some(json!({"coffer:blob": name, "size": size.0})));
             }
-            self.summary.blobs_seen += 1;
-            let (name, size, new) =
-                store_blob(self.api, self.org, self.object, id, field, self.options).await?;
-            if new {
-                self.summary.new_blobs += 1;
-                self.writer.add_blobs(1, size.0, size.1);
-            }
-            values.push(Some(json!({"coffer:blob": name, "size": size.0})));
+            out.push(values);
         }
-        Ok(Some(values))
+        Ok(out)
     }
 
     /// Queues the canonical bytes of an admitted row.
@@ -477,6 +521,13 @@ fn identity(object: &str, record: &Record) -> Result<(String, i64, bool)> {
     Ok((id, stamp, deleted))
 }
 
+/// File bodies downloaded at once.
+const BLOB_CONCURRENCY: usize = 8;
+/// Memory the bodies being downloaded may hold together, KiB: a body holds its size (from
+/// `Content-Length`) of it, or all of it when the size is unknown or larger, so memory stays
+/// bounded by this budget or by one body, whichever is larger.
+const BLOB_BUDGET_KIB: u32 = 64 * 1024;
+
 /// Downloads a file body and stores it once: (blob name, (plaintext, stored) sizes, new?).
 async fn store_blob<A: SalesforceApi + ?Sized>(
     api: &A,
@@ -485,8 +536,17 @@ async fn store_blob<A: SalesforceApi + ?Sized>(
     id: &str,
     field: &str,
     options: &BackupOptions,
+    budget: &tokio::sync::Semaphore,
 ) -> Result<(String, (u64, u64), bool)> {
     let stream = api.download_blob(object, id, field).await.map_err(sf)?;
+    let kib = stream.content_length.map_or(BLOB_BUDGET_KIB, |n| {
+        u32::try_from(n.div_ceil(1024)).map_or(BLOB_BUDGET_KIB, |k| k.clamp(1, BLOB_BUDGET_KIB))
+    });
+    // The semaphore is never closed, so acquiring only waits.
+    let _held = budget
+        .acquire_many(kib)
+        .await
+        .map_err(|_| Error::InvalidArgument("the download budget was closed".into()))?;
     let mut body = Vec::new();
     stream
         .reader
