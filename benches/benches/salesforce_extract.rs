@@ -9,7 +9,10 @@
 //!   Contact, Opportunity, Case and Task from the simulator over HTTPS on loopback (job create,
 //!   polling, locator paging, gzip, decoding), client and server sharing the machine. The org
 //!   is generated with 600,000 records, about 250 MB of CSV; one iteration takes seconds, so
-//!   the group takes criterion's minimum of 10 samples.
+//!   the group takes criterion's minimum of 10 samples. `bulk_full` asks for gzip pages (the
+//!   client's default, what a WAN needs); `bulk_full_no_gzip` is the same extraction with
+//!   `ClientBuilder::bulk_gzip(false)`, for fast links, where neither end spends CPU on
+//!   compression. Both decode every record.
 //! - Peak memory (not a criterion measurement, printed to stderr): the same extraction, run by
 //!   a child process of this binary against simulators holding a small (60,000 records) and the
 //!   large org, reports the child's peak resident set size (`VmHWM`). The child holds only the
@@ -121,7 +124,13 @@ fn start_simulator(rt: &tokio::runtime::Runtime, seed: u64, records: usize) -> R
     })
 }
 
-fn client(instance_url: &str, client_id: &str, client_secret: &str, ca_pem: &str) -> Client {
+fn client(
+    instance_url: &str,
+    client_id: &str,
+    client_secret: &str,
+    ca_pem: &str,
+    gzip: bool,
+) -> Client {
     Client::builder(
         instance_url,
         Credentials::ClientCredentials {
@@ -131,16 +140,18 @@ fn client(instance_url: &str, client_id: &str, client_secret: &str, ca_pem: &str
     )
     .native_roots(false)
     .extra_root_pem(ca_pem.as_bytes().to_vec())
+    .bulk_gzip(gzip)
     .build()
     .unwrap()
 }
 
-fn client_for(sim: &RunningSimulator) -> Client {
+fn client_for(sim: &RunningSimulator, gzip: bool) -> Client {
     client(
         sim.instance_url(),
         sim.client_id(),
         sim.client_secret(),
         sim.ca_cert_pem().unwrap(),
+        gzip,
     )
 }
 
@@ -201,7 +212,8 @@ fn extract(c: &mut Criterion) {
     let sim = start_simulator(&rt, 5, large);
     peak_memory(&sim, large, MEMORY_PAGE);
     peak_memory(&sim, large, PAGE);
-    let client = client_for(&sim);
+    let client = client_for(&sim, true);
+    let plain_client = client_for(&sim, false);
     let plans = rt.block_on(plans(&client));
     let (records, bytes) = rt.block_on(extract_all(&client, &plans, PAGE));
     eprintln!(
@@ -214,6 +226,9 @@ fn extract(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes));
     group.bench_function("bulk_full", |b| {
         b.iter(|| rt.block_on(extract_all(&client, &plans, PAGE)))
+    });
+    group.bench_function("bulk_full_no_gzip", |b| {
+        b.iter(|| rt.block_on(extract_all(&plain_client, &plans, PAGE)))
     });
     group.finish();
     rt.block_on(sim.shutdown());
@@ -249,6 +264,7 @@ fn child(page_records: u32) {
         &var("SIM_CLIENT_ID"),
         &var("SIM_CLIENT_SECRET"),
         &var("SIM_CA_PEM"),
+        std::env::var("COFFER_BENCH_SF_EXTRACT_GZIP").map_or(true, |v| v != "0"),
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,9 +1,11 @@
 //! Arbitrary bytes as a Bulk API 2.0 result page (optionally gzip), decoded twice: as the first
 //! page of a job and as a later page after a fixed header. Never panics; every record has
-//! exactly the header's columns; no NUL byte survives; inflation respects its bound.
+//! exactly the header's columns; no NUL byte survives; inflation respects its bound. Decoded
+//! with every column as text, a page holds exactly the fields the `csv` crate reads from it
+//! (the decoder has its own scanner; the `csv` crate is the reference).
 #![no_main]
 
-use coffer_salesforce::bulk_csv::{CsvDecoder, prepare_page};
+use coffer_salesforce::bulk_csv::{CsvDecoder, Field, prepare_page};
 use coffer_salesforce::describe::{FieldSpec, ValueKind};
 use libfuzzer_sys::fuzz_target;
 
@@ -39,12 +41,51 @@ fn check(decoder: &mut CsvDecoder, page: &[u8]) {
     }
 }
 
+/// Decoded with no field types (every column text), `page` has the csv crate's header and rows,
+/// an empty cell being null.
+fn same_as_csv_crate(page: &[u8]) {
+    let mut decoder = CsvDecoder::new(&[]);
+    let Ok(decoded) = decoder.decode_page(page) else {
+        return;
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(page);
+    let mut rows = reader
+        .byte_records()
+        .map(|r| r.expect("reading a slice cannot fail"));
+    let Some(header) = rows.next() else {
+        assert!(decoded.is_empty());
+        return;
+    };
+    let columns: Vec<&[u8]> = decoder
+        .columns()
+        .expect("a header")
+        .map(str::as_bytes)
+        .collect();
+    assert_eq!(columns, header.iter().collect::<Vec<_>>());
+    let expected: Vec<csv::ByteRecord> = rows.collect();
+    assert_eq!(decoded.len(), expected.len());
+    for (row, want) in decoded.rows().zip(&expected) {
+        assert_eq!(row.len(), want.len());
+        for (field, cell) in row.values().zip(want.iter()) {
+            match field {
+                Field::Null => assert!(cell.is_empty()),
+                Field::Text(text) => assert_eq!(text.as_bytes(), cell),
+                other => panic!("untyped column decoded as {other:?}"),
+            }
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(page) = prepare_page(data, MAX_PAGE) else {
         return;
     };
     assert!(page.len() as u64 <= MAX_PAGE);
     assert!(!page.contains(&0));
+    same_as_csv_crate(&page);
     let fields = fields();
     check(&mut CsvDecoder::new(&fields), &page);
     let mut later = CsvDecoder::new(&fields);

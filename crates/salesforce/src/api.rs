@@ -9,7 +9,7 @@ use tokio::io::AsyncRead;
 
 use crate::Record;
 use crate::budget::Limits;
-use crate::bulk::{BulkJob, BulkPage, JobState, Locator};
+use crate::bulk::{BulkJob, BulkPage, JobState, Locator, RawBulkPage};
 use crate::bulk_csv::CsvDecoder;
 use crate::describe::{ApiVersion, DescribeGlobal, SObjectDescribe};
 use crate::error::Error;
@@ -75,6 +75,14 @@ pub trait SalesforceApi: Send + Sync {
     /// Polls a Bulk query job once.
     async fn bulk_job(&self, job_id: &str) -> Result<BulkJob, Error>;
 
+    /// Fetches one result page without decoding it (`locator` `None` = the first page).
+    async fn bulk_results_raw(
+        &self,
+        job_id: &str,
+        locator: Option<&Locator>,
+        max_records: u32,
+    ) -> Result<RawBulkPage, Error>;
+
     /// Fetches and decodes one result page (`locator` `None` = the first page).
     async fn bulk_results(
         &self,
@@ -82,7 +90,11 @@ pub trait SalesforceApi: Send + Sync {
         locator: Option<&Locator>,
         max_records: u32,
         decoder: &mut CsvDecoder,
-    ) -> Result<BulkPage, Error>;
+    ) -> Result<BulkPage, Error> {
+        self.bulk_results_raw(job_id, locator, max_records)
+            .await?
+            .decode(decoder)
+    }
 
     /// Deletes a finished job and its results.
     async fn bulk_delete(&self, job_id: &str) -> Result<(), Error>;

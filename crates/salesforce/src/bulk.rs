@@ -115,6 +115,45 @@ pub fn parse_locator(header: Option<&str>) -> Result<Option<Locator>, Error> {
     }
 }
 
+/// One result page as received, before decoding: fetching and decoding are separate steps so
+/// an extraction can decode a page on another thread while the next one is being fetched.
+#[derive(Debug, Clone)]
+pub struct RawBulkPage {
+    /// The body: CSV, or its gzip when the HTTP layer did not inflate it (see
+    /// [`crate::bulk_csv::prepare_page`]).
+    pub body: Vec<u8>,
+    /// Where the next page starts; `None` when this was the last.
+    pub next: Option<Locator>,
+    /// The most bytes the body may inflate to (a decompression-bomb bound).
+    pub max_bytes: u64,
+}
+
+impl RawBulkPage {
+    /// Inflates (when gzip), strips NUL bytes and decodes the page with `decoder`, the decoder
+    /// of the page's job (it remembers the header across pages).
+    pub fn decode(self, decoder: &mut crate::bulk_csv::CsvDecoder) -> Result<BulkPage, Error> {
+        let RawBulkPage {
+            body,
+            next,
+            max_bytes,
+        } = self;
+        // An inflated (or NUL-stripped) copy replaces the body, which is freed before decoding.
+        let page = match crate::bulk_csv::prepare_page(&body, max_bytes)? {
+            std::borrow::Cow::Borrowed(_) => body,
+            std::borrow::Cow::Owned(prepared) => {
+                drop(body);
+                prepared
+            }
+        };
+        let records = decoder.decode_page(&page)?;
+        Ok(BulkPage {
+            records,
+            next,
+            csv_bytes: page.len() as u64,
+        })
+    }
+}
+
 /// One decoded result page.
 #[derive(Debug, Clone)]
 pub struct BulkPage {

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use serde_json::{Map, Number, Value};
 
 use crate::Record;
+use crate::csv_scan::{self, Scanner};
 use crate::describe::{FieldSpec, ValueKind};
 use crate::error::Error;
 use crate::time::Timestamp;
@@ -34,8 +35,9 @@ use crate::time::Timestamp;
 /// decompression bomb) and removes NUL bytes.
 pub fn prepare_page(raw: &[u8], max_bytes: u64) -> Result<Cow<'_, [u8]>, Error> {
     let mut page = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut inflated = Vec::with_capacity(raw.len().saturating_mul(4));
-        flate2::read::MultiGzDecoder::new(raw)
+        let mut inflated = Vec::with_capacity(inflated_size_hint(raw, max_bytes));
+        // `bufread`: the input is already in memory, so no intermediate buffer copy.
+        flate2::bufread::MultiGzDecoder::new(raw)
             .take(max_bytes.saturating_add(1))
             .read_to_end(&mut inflated)
             .map_err(|e| Error::decode("gzip result page", e.to_string()))?;
@@ -54,6 +56,18 @@ pub fn prepare_page(raw: &[u8], max_bytes: u64) -> Result<Cow<'_, [u8]>, Error> 
         page.to_mut().retain(|&b| b != 0);
     }
     Ok(page)
+}
+
+/// The capacity to inflate `gz` into: its trailer's ISIZE (the size of the last member, mod
+/// 2^32: exact for the usual single-member page, so inflating never grows and copies the
+/// buffer), bounded by `max_bytes` and by 1032 times the input (deflate's best ratio), so a
+/// forged trailer cannot make it allocate much more than the input could inflate to.
+fn inflated_size_hint(gz: &[u8], max_bytes: u64) -> usize {
+    let isize = gz
+        .last_chunk::<4>()
+        .map_or(0, |t| u64::from(u32::from_le_bytes(*t)));
+    let bound = (gz.len() as u64).saturating_mul(1032).min(max_bytes);
+    usize::try_from(isize.min(bound)).unwrap_or(0)
 }
 
 fn memchr_nul(b: &[u8]) -> bool {
@@ -94,37 +108,73 @@ impl CsvDecoder {
 
     /// Decodes one prepared page (see [`prepare_page`]) into a [`CsvPage`].
     pub fn decode_page(&mut self, page: &[u8]) -> Result<CsvPage, Error> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(page);
-        let mut row = csv::ByteRecord::new();
-        if !read_row(&mut reader, &mut row)? {
+        let mut scanner = Scanner::new(page);
+        let mut first = csv_scan::Record::default();
+        if !scanner.record(&mut first) {
             return Ok(CsvPage::empty(self.columns.clone()));
         }
         // The first row is the header on the first page, and may repeat it on later ones.
-        let (columns, mut have_row) = match &self.columns {
-            Some(c) => (Arc::clone(c), !is_header(c, &row)),
+        let (columns, first_is_data) = match &self.columns {
+            Some(c) => (Arc::clone(c), !is_header(c, &first)),
             None => {
-                let c = header(&self.kinds, &row)?;
+                let c = header(&self.kinds, &first)?;
                 self.columns = Some(Arc::clone(&c));
                 (c, false)
             }
         };
         // Sized once from the line count (an upper bound on rows) and the page length (an
         // upper bound on the text of its cells), so filling them never reallocates.
-        let lines = page.iter().filter(|&&b| b == b'\n').count().min(1 << 20);
+        let lines = memchr::memchr_iter(b'\n', page).count().min(1 << 20);
         let mut cells = Vec::with_capacity(lines.saturating_add(1).saturating_mul(columns.len()));
         let mut text = Vec::with_capacity(page.len());
         let first_row = self.rows_seen + 1;
-        loop {
-            if have_row {
-                self.rows_seen += 1;
-                self.push_row(&columns, &row, &mut cells, &mut text)?;
+        if first_is_data {
+            self.rows_seen += 1;
+            self.check_width(&columns, first.len())?;
+            for (column, raw) in columns.iter().zip(first.iter()) {
+                let cell = decode_cell(raw, column.kind, &mut text);
+                cells.push(self.cell_result(cell, column)?);
             }
-            have_row = read_row(&mut reader, &mut row)?;
-            if !have_row {
-                break;
+        }
+        // The other rows: a text cell is scanned straight into `text`, any other cell into
+        // `other`, from where it is parsed; `spans` says where each cell of the row went.
+        let mut other = Vec::new();
+        let mut spans: Vec<(bool, usize, usize)> = Vec::with_capacity(columns.len());
+        while scanner.next_record() {
+            self.rows_seen += 1;
+            other.clear();
+            spans.clear();
+            loop {
+                let in_text = columns
+                    .get(spans.len())
+                    .is_some_and(|c| c.kind == ValueKind::Text);
+                let out = if in_text { &mut text } else { &mut other };
+                let start = out.len();
+                let more = scanner.field(out);
+                spans.push((in_text, start, out.len()));
+                if !more {
+                    break;
+                }
+            }
+            self.check_width(&columns, spans.len())?;
+            for (column, &(in_text, start, end)) in columns.iter().zip(&spans) {
+                let cell = if !in_text {
+                    decode_cell(
+                        other.get(start..end).unwrap_or_default(),
+                        column.kind,
+                        &mut text,
+                    )
+                } else if start == end {
+                    Ok(Cell::Null)
+                } else {
+                    text_offset(start).and_then(|start| {
+                        Ok(Cell::Text {
+                            start,
+                            end: text_offset(end)?,
+                        })
+                    })
+                };
+                cells.push(self.cell_result(cell, column)?);
             }
         }
         // Text cells are checked for UTF-8 here, once for the whole buffer: one long check is
@@ -161,49 +211,40 @@ impl CsvDecoder {
         })
     }
 
-    fn push_row(
-        &self,
-        columns: &[Column],
-        row: &csv::ByteRecord,
-        cells: &mut Vec<Cell>,
-        text: &mut Vec<u8>,
-    ) -> Result<(), Error> {
-        if row.len() != columns.len() {
-            return Err(Error::decode(
-                "bulk CSV",
-                format!(
-                    "row {} has {} cells, header has {}",
-                    self.rows_seen,
-                    row.len(),
-                    columns.len()
-                ),
-            ));
+    fn check_width(&self, columns: &[Column], cells: usize) -> Result<(), Error> {
+        if cells == columns.len() {
+            return Ok(());
         }
-        for (column, raw) in columns.iter().zip(row.iter()) {
-            let cell = decode_cell(raw, column.kind, text).map_err(|why| {
-                Error::decode(
-                    "bulk CSV",
-                    format!("row {} column {}: {why}", self.rows_seen, column.name),
-                )
-            })?;
-            cells.push(cell);
-        }
-        Ok(())
+        Err(Error::decode(
+            "bulk CSV",
+            format!(
+                "row {} has {cells} cells, header has {}",
+                self.rows_seen,
+                columns.len()
+            ),
+        ))
     }
-}
 
-fn read_row(reader: &mut csv::Reader<&[u8]>, row: &mut csv::ByteRecord) -> Result<bool, Error> {
-    reader
-        .read_byte_record(row)
-        .map_err(|e| Error::decode("bulk CSV", csv_error_detail(&e)))
+    fn cell_result(
+        &self,
+        cell: Result<Cell, &'static str>,
+        column: &Column,
+    ) -> Result<Cell, Error> {
+        cell.map_err(|why| {
+            Error::decode(
+                "bulk CSV",
+                format!("row {} column {}: {why}", self.rows_seen, column.name),
+            )
+        })
+    }
 }
 
 fn header(
     kinds: &HashMap<String, ValueKind>,
-    row: &csv::ByteRecord,
+    row: &csv_scan::Record,
 ) -> Result<Arc<[Column]>, Error> {
     let mut cols: Vec<Column> = Vec::with_capacity(row.len());
-    for cell in row {
+    for cell in row.iter() {
         let name = std::str::from_utf8(cell)
             .map_err(|_| Error::decode("bulk CSV header", "column name is not UTF-8"))?;
         if name.is_empty() || cols.iter().any(|c| c.name == name) {
@@ -221,7 +262,7 @@ fn header(
     Ok(cols.into())
 }
 
-fn is_header(cols: &[Column], row: &csv::ByteRecord) -> bool {
+fn is_header(cols: &[Column], row: &csv_scan::Record) -> bool {
     row.len() == cols.len()
         && cols
             .iter()
@@ -520,14 +561,6 @@ impl<'a> Field<'a> {
     }
 }
 
-fn csv_error_detail(e: &csv::Error) -> String {
-    // csv errors can quote the offending field; report only the position.
-    match e.position() {
-        Some(p) => format!("malformed CSV at line {}", p.line()),
-        None => "malformed CSV".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -613,6 +646,17 @@ mod tests {
         gz.write_all(PAGE).unwrap();
         let gz = gz.finish().unwrap();
         assert_eq!(prepare_page(&gz, 1 << 20).unwrap().as_ref(), PAGE);
+        // The buffer is sized from the trailer, within bounds a forged trailer cannot pass.
+        assert_eq!(inflated_size_hint(&gz, 1 << 20), PAGE.len());
+        assert_eq!(inflated_size_hint(&gz, 10), 10);
+        let mut forged = gz.clone();
+        let at = forged.len() - 4;
+        forged[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(inflated_size_hint(&forged, u64::MAX), gz.len() * 1032);
+        assert!(matches!(
+            prepare_page(&forged, 1 << 20),
+            Err(Error::Decode { .. })
+        ));
         assert!(matches!(prepare_page(&gz, 10), Err(Error::Decode { .. })));
         assert!(matches!(
             prepare_page(&[0x1f, 0x8b, 1, 2, 3], 1 << 20),

@@ -7,6 +7,8 @@
 //! that are not idempotent are resent only when the request provably did not run (connection
 //! refused, 503).
 
+use std::io::Read;
+
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use reqwest::Method;
@@ -18,8 +20,7 @@ use crate::Record;
 use crate::api::{BlobStream, SalesforceApi};
 use crate::auth::{Authenticator, Credentials, RotationHook};
 use crate::budget::{Budget, DEFAULT_STOP_SHARE, Limits, parse_limit_info};
-use crate::bulk::{BulkJob, BulkPage, CreateJob, Locator, parse_job, parse_locator};
-use crate::bulk_csv::{CsvDecoder, prepare_page};
+use crate::bulk::{BulkJob, CreateJob, Locator, RawBulkPage, parse_job, parse_locator};
 use crate::describe::{ApiVersion, DescribeGlobal, SObjectDescribe};
 use crate::error::{Error, classify};
 use crate::query::{
@@ -27,7 +28,7 @@ use crate::query::{
 };
 use crate::retry::RetryPolicy;
 use crate::time::Timestamp;
-use crate::tls::{TransportOptions, http_client};
+use crate::tls::{TransportOptions, http_client, http_client_identity};
 use crate::writes::{self, MAX_BATCH, RecordResult, WriteOp};
 
 /// The REST API version used unless configured otherwise.
@@ -48,6 +49,7 @@ pub struct ClientBuilder {
     on_rotate: Option<RotationHook>,
     query_batch_size: Option<u32>,
     max_body_bytes: u64,
+    bulk_gzip: bool,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -118,6 +120,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to ask for gzip-compressed Bulk result pages (default true). Compression saves
+    /// bandwidth at the cost of CPU on both ends (deflate on the server, inflate here); on a
+    /// link faster than inflation (a LAN, loopback) plain pages extract faster.
+    pub fn bulk_gzip(mut self, yes: bool) -> Self {
+        self.bulk_gzip = yes;
+        self
+    }
+
     /// Builds the client. No request is sent until the first call.
     pub fn build(self) -> Result<Client, Error> {
         if !self
@@ -138,6 +148,7 @@ impl ClientBuilder {
             )));
         }
         let http = http_client(&self.transport)?;
+        let http_identity = http_client_identity(&self.transport)?;
         let auth = Authenticator::new(
             http.clone(),
             &self.login_url,
@@ -147,6 +158,8 @@ impl ClientBuilder {
         )?;
         Ok(Client {
             http,
+            http_identity,
+            bulk_gzip: self.bulk_gzip,
             auth,
             api_version: self.api_version,
             budget: Budget::new(self.budget_share)?,
@@ -160,6 +173,11 @@ impl ClientBuilder {
 /// The Salesforce REST/Bulk client.
 pub struct Client {
     http: reqwest::Client,
+    /// Without transparent decompression, for Bulk result pages (see
+    /// [`http_client_identity`]).
+    http_identity: reqwest::Client,
+    /// Ask for gzip Bulk result pages.
+    bulk_gzip: bool,
     auth: Authenticator,
     api_version: String,
     budget: Budget,
@@ -197,6 +215,8 @@ struct Call<'a> {
     object: Option<&'a str>,
     /// Counts toward the budget check (the versions list does not).
     metered: bool,
+    /// Read the body as sent (no transparent decompression): the caller inflates it.
+    identity: bool,
 }
 
 impl<'a> Call<'a> {
@@ -209,6 +229,7 @@ impl<'a> Call<'a> {
             idempotent: true,
             object: None,
             metered: true,
+            identity: false,
         }
     }
 }
@@ -227,6 +248,7 @@ impl Client {
             on_rotate: None,
             query_batch_size: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            bulk_gzip: true,
         }
     }
 
@@ -279,10 +301,17 @@ impl Client {
         let mut attempt: u32 = 0;
         loop {
             let url = self.url(&session.instance_url, call)?;
-            let mut req = self
-                .http
+            let http = if call.identity {
+                &self.http_identity
+            } else {
+                &self.http
+            };
+            let mut req = http
                 .request(call.method.clone(), url)
                 .bearer_auth(session.access_token.expose_secret());
+            if call.identity && self.bulk_gzip {
+                req = req.header(reqwest::header::ACCEPT_ENCODING, "gzip");
+            }
             if let Some(body) = &call.json {
                 req = req.json(body);
             }
@@ -399,9 +428,14 @@ async fn read_bounded(resp: reqwest::Response, max: u64) -> Result<Vec<u8>, Erro
     Ok(out)
 }
 
-/// Error bodies are small; read at most 64 KiB of one.
+/// Error bodies are small; read at most 64 KiB of one (inflated when it came gzip through the
+/// identity client, see [`http_client_identity`]).
 async fn read_error_body(resp: reqwest::Response) -> Vec<u8> {
     const MAX: usize = 64 * 1024;
+    let gzip = resp
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Ok(Some(chunk)) = stream.try_next().await {
@@ -411,8 +445,19 @@ async fn read_error_body(resp: reqwest::Response) -> Vec<u8> {
             break;
         }
     }
+    if gzip {
+        let mut inflated = Vec::new();
+        // A cut or corrupt body keeps what inflated: the error is classified from it.
+        let _ = flate2::read::MultiGzDecoder::new(out.as_slice())
+            .take(MAX as u64)
+            .read_to_end(&mut inflated);
+        return inflated;
+    }
     out
 }
+
+/// The first two bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 fn job_id_ok(job_id: &str) -> Result<(), Error> {
     if !job_id.is_empty() && job_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -532,6 +577,7 @@ impl SalesforceApi for Client {
             idempotent: true,
             object: Some(object),
             metered: true,
+            identity: false,
         };
         parse_job(&self.body(&call).await?)
     }
@@ -542,13 +588,12 @@ impl SalesforceApi for Client {
         parse_job(&self.body(&Call::get(Target::Data(&path))).await?)
     }
 
-    async fn bulk_results(
+    async fn bulk_results_raw(
         &self,
         job_id: &str,
         locator: Option<&Locator>,
         max_records: u32,
-        decoder: &mut CsvDecoder,
-    ) -> Result<BulkPage, Error> {
+    ) -> Result<RawBulkPage, Error> {
         job_id_ok(job_id)?;
         let path = format!("jobs/query/{job_id}/results");
         let mut call = Call::get(Target::Data(&path));
@@ -558,14 +603,28 @@ impl SalesforceApi for Client {
         if max_records > 0 {
             call.query.push(("maxRecords", max_records.to_string()));
         }
-        let (headers, raw) = self.body_and_headers(&call).await?;
+        // The body is read as sent and inflated by `RawBulkPage::decode`, which detects gzip.
+        call.identity = true;
+        let (headers, body) = self.body_and_headers(&call).await?;
+        match headers
+            .get(reqwest::header::CONTENT_ENCODING)
+            .map(|v| v.as_bytes().trim_ascii())
+        {
+            None => {}
+            Some(e) if e.eq_ignore_ascii_case(b"identity") => {}
+            Some(e) if e.eq_ignore_ascii_case(b"gzip") && body.starts_with(&GZIP_MAGIC) => {}
+            Some(_) => {
+                return Err(Error::decode(
+                    "bulk result page",
+                    "Content-Encoding is neither gzip nor identity",
+                ));
+            }
+        }
         let next = parse_locator(headers.get("Sforce-Locator").and_then(|v| v.to_str().ok()))?;
-        let page = prepare_page(&raw, self.max_body_bytes)?;
-        let records = decoder.decode_page(&page)?;
-        Ok(BulkPage {
-            records,
+        Ok(RawBulkPage {
+            body,
             next,
-            csv_bytes: page.len() as u64,
+            max_bytes: self.max_body_bytes,
         })
     }
 
@@ -670,6 +729,7 @@ impl SalesforceApi for Client {
                 idempotent: *op == WriteOp::Update,
                 object: Some(object),
                 metered: true,
+                identity: false,
             },
             WriteOp::Upsert {
                 object: o,
@@ -686,6 +746,7 @@ impl SalesforceApi for Client {
                     idempotent: true,
                     object: Some(o),
                     metered: true,
+                    identity: false,
                 }
             }
             WriteOp::Delete => Call {
@@ -699,6 +760,7 @@ impl SalesforceApi for Client {
                 idempotent: true,
                 object: Some(object),
                 metered: true,
+                identity: false,
             },
         };
         writes::parse_results(&self.body(&call).await?, records.len())

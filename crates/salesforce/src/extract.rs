@@ -1,6 +1,10 @@
 //! Extraction: reading every record of one object (or one incremental window of it), page by
-//! page, so memory is bounded by a page.
+//! page, so memory is bounded by a page (two for Bulk, see below).
 //!
+//! - A Bulk job's pages are pipelined: once a page has arrived (its response names the next
+//!   page's locator), the next page is requested, and fetched while this one is inflated and
+//!   decoded on a blocking thread (`tokio::task::spawn_blocking`). The server prepares page
+//!   n+1 while the client decodes page n; at most two pages are held.
 //! - Large objects go through Bulk API 2.0 `queryAll`; small ones, objects Bulk refuses
 //!   (`INVALIDENTITY`, remembered in [`BulkSupport`] for the rest of the process) and windows
 //!   whose Bulk job ends `Failed` go through REST `queryAll`.
@@ -14,14 +18,17 @@
 //!   (the repository stores each `(Id, SystemModstamp)` version once, so this is idempotent).
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
 
 use crate::Record;
 use crate::api::SalesforceApi;
-use crate::bulk::Locator;
+use crate::bulk::{BulkPage, Locator, RawBulkPage};
 use crate::bulk_csv::{CsvDecoder, CsvPage, CsvRecords};
 use crate::describe::ObjectPlan;
 use crate::error::Error;
@@ -225,7 +232,7 @@ impl Iterator for PageRecords {
 
 impl ExactSizeIterator for PageRecords {}
 
-enum State {
+enum State<'a> {
     Idle,
     BulkWaiting {
         pending: Pending,
@@ -234,14 +241,83 @@ enum State {
     BulkPaging {
         pending: Pending,
         job_id: String,
-        next: Option<Locator>,
-        started: bool,
+        /// Where the page in `fetch` (or the next one to fetch) starts.
+        next: PagePos,
+        /// The next page, being fetched while the one before it is decoded.
+        fetch: Option<Fetch<'a>>,
+        /// The page being decoded.
+        decoding: Option<Decoding>,
+        /// The job's decoder as of the last page decoded (it remembers the header).
         decoder: Box<CsvDecoder>,
     },
     Rest {
         pending: Pending,
         next: Option<String>,
     },
+}
+
+/// Where a Bulk result page starts.
+#[derive(Debug, Clone)]
+enum PagePos {
+    First,
+    At(Locator),
+    /// The previous page was the last.
+    End,
+}
+
+impl PagePos {
+    fn of(locator: Option<Locator>) -> Self {
+        locator.map_or(PagePos::End, PagePos::At)
+    }
+}
+
+type RawFetch<'a> = Pin<Box<dyn Future<Output = Result<RawBulkPage, Error>> + Send + 'a>>;
+
+/// A result page being fetched, or its outcome once the fetch ended while the previous page
+/// was still being decoded.
+enum Fetch<'a> {
+    Running(RawFetch<'a>),
+    Done(Result<RawBulkPage, Error>),
+}
+
+impl Fetch<'_> {
+    async fn outcome(self) -> Result<RawBulkPage, Error> {
+        match self {
+            Fetch::Running(fetch) => fetch.await,
+            Fetch::Done(outcome) => outcome,
+        }
+    }
+}
+
+/// A page being decoded on a blocking thread, which hands the decoder back with the result.
+struct Decoding {
+    /// Where the page starts, to fetch it again if decoding fails.
+    from: PagePos,
+    task: JoinHandle<(Box<CsvDecoder>, Result<BulkPage, Error>)>,
+}
+
+/// Awaits `task` while driving `fetch` (the next page), so the next page's request and body
+/// transfer overlap the decoding of this one.
+async fn decoded(
+    task: &mut JoinHandle<(Box<CsvDecoder>, Result<BulkPage, Error>)>,
+    fetch: &mut Option<Fetch<'_>>,
+) -> Result<(Box<CsvDecoder>, Result<BulkPage, Error>), Error> {
+    let joined = loop {
+        let Some(Fetch::Running(next)) = fetch else {
+            break task.await;
+        };
+        tokio::select! {
+            biased;
+            joined = &mut *task => break joined,
+            outcome = next => *fetch = Some(Fetch::Done(outcome)),
+        }
+    };
+    joined.map_err(|e| {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        Error::Io(std::io::Error::other("Bulk page decoding was cancelled"))
+    })
 }
 
 /// Reads one object page by page. Drive it with [`Extraction::next_page`].
@@ -253,7 +329,7 @@ pub struct Extraction<'a, A: SalesforceApi + ?Sized> {
     method: Method,
     /// Stack: the last element is read next.
     stack: Vec<Pending>,
-    state: State,
+    state: State<'a>,
     stats: ExtractStats,
 }
 
@@ -421,8 +497,9 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
                             self.state = State::BulkPaging {
                                 pending: pending.clone(),
                                 job_id: std::mem::take(job_id),
-                                next: None,
-                                started: false,
+                                next: PagePos::First,
+                                fetch: None,
+                                decoding: None,
                                 decoder: Box::new(CsvDecoder::new(&self.plan.fields)),
                             };
                         }
@@ -439,30 +516,77 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
                         Err(e) => return Err(e),
                     }
                 }
+                // A page is fetched, then decoded on a blocking thread while the next page is
+                // fetched: the server prepares page n+1 while page n is decoded, and memory
+                // holds at most two pages. Every step is resumable: a dropped fetch is sent
+                // again from `next`, and a failed decode fetches its page again, so no page is
+                // skipped whatever fails.
                 State::BulkPaging {
                     job_id,
                     next,
-                    started,
+                    fetch,
+                    decoding,
                     decoder,
                     ..
                 } => {
-                    if *started && next.is_none() {
-                        self.finish_bulk().await;
-                        continue;
+                    if let Some(Decoding { from, task }) = decoding {
+                        let joined = decoded(task, fetch).await;
+                        let from = from.clone();
+                        *decoding = None;
+                        let outcome = match joined {
+                            Ok((used, outcome)) => {
+                                *decoder = used;
+                                outcome
+                            }
+                            Err(e) => Err(e),
+                        };
+                        let page = match outcome {
+                            Ok(page) => page,
+                            Err(e) => {
+                                *fetch = None;
+                                *next = from;
+                                return Err(e);
+                            }
+                        };
+                        self.stats.csv_bytes += page.csv_bytes;
+                        if page.records.is_empty() {
+                            continue;
+                        }
+                        self.stats.pages += 1;
+                        self.stats.records += page.records.len() as u64;
+                        return Ok(Some(Page(Rows::Bulk(page.records))));
                     }
-                    let page = self
-                        .api
-                        .bulk_results(job_id, next.as_ref(), self.opts.bulk_page_records, decoder)
-                        .await?;
-                    *started = true;
-                    *next = page.next;
-                    self.stats.csv_bytes += page.csv_bytes;
-                    if page.records.is_empty() {
-                        continue;
+                    let this = match fetch.take() {
+                        Some(fetch) => fetch,
+                        None => match next {
+                            PagePos::End => {
+                                self.finish_bulk().await;
+                                continue;
+                            }
+                            PagePos::First | PagePos::At(_) => Fetch::Running(fetch_page(
+                                self.api,
+                                job_id,
+                                next,
+                                self.opts.bulk_page_records,
+                            )),
+                        },
+                    };
+                    let raw = this.outcome().await?;
+                    let from = std::mem::replace(next, PagePos::of(raw.next.clone()));
+                    if let PagePos::At(_) = next {
+                        *fetch = Some(Fetch::Running(fetch_page(
+                            self.api,
+                            job_id,
+                            next,
+                            self.opts.bulk_page_records,
+                        )));
                     }
-                    self.stats.pages += 1;
-                    self.stats.records += page.records.len() as u64;
-                    return Ok(Some(Page(Rows::Bulk(page.records))));
+                    let mut job_decoder = decoder.clone();
+                    let task = tokio::task::spawn_blocking(move || {
+                        let outcome = raw.decode(&mut job_decoder);
+                        (job_decoder, outcome)
+                    });
+                    *decoding = Some(Decoding { from, task });
                 }
                 State::Rest { pending, next } => {
                     let result = match next {
@@ -531,6 +655,24 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
         }
         self.state = State::Idle;
     }
+}
+
+/// Starts fetching the page at `pos` (`First` or `At`) of `job_id`.
+fn fetch_page<'a, A: SalesforceApi + ?Sized>(
+    api: &'a A,
+    job_id: &str,
+    pos: &PagePos,
+    max_records: u32,
+) -> RawFetch<'a> {
+    let job_id = job_id.to_owned();
+    let locator = match pos {
+        PagePos::At(l) => Some(l.clone()),
+        PagePos::First | PagePos::End => None,
+    };
+    Box::pin(async move {
+        api.bulk_results_raw(&job_id, locator.as_ref(), max_records)
+            .await
+    })
 }
 
 fn soql(plan: &ObjectPlan, scope: &Scope, ordered: bool) -> String {

@@ -81,6 +81,7 @@ pub mod bulk;
 pub mod bulk_csv;
 #[cfg(feature = "client")]
 pub mod client;
+mod csv_scan;
 pub mod describe;
 pub mod error;
 pub mod extract;
@@ -96,7 +97,7 @@ pub use api::{BlobStream, SalesforceApi};
 #[cfg(feature = "client")]
 pub use auth::{Credentials, RotationHook, TokenSet};
 pub use budget::{ApiUsage, Budget, Limits};
-pub use bulk::{BulkJob, BulkPage, JobState, Locator};
+pub use bulk::{BulkJob, BulkPage, JobState, Locator, RawBulkPage};
 pub use bulk_csv::{CsvDecoder, CsvPage, CsvRow, Field};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder};

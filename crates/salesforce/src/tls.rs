@@ -73,15 +73,31 @@ pub fn rustls_config(opts: &TransportOptions) -> Result<rustls::ClientConfig, Er
 }
 
 /// Builds the reqwest client on [`rustls_config`]. Redirects are not followed, so a bearer
-/// token is only ever sent to the host it was issued for.
+/// token is only ever sent to the host it was issued for. It asks for gzip and inflates
+/// responses transparently.
 pub fn http_client(opts: &TransportOptions) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    http_client_builder(opts)?
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+}
+
+/// [`http_client`] without transparent decompression: bodies arrive as sent (the caller asks
+/// for gzip itself when it wants it, and inflates). Bulk result pages use it: a page inflated
+/// in one pass into a buffer of the size its gzip trailer states costs less than one inflated
+/// in network-sized chunks and appended to a growing buffer.
+pub fn http_client_identity(opts: &TransportOptions) -> Result<reqwest::Client, Error> {
+    http_client_builder(opts)?
+        .no_gzip()
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+}
+
+fn http_client_builder(opts: &TransportOptions) -> Result<reqwest::ClientBuilder, Error> {
+    Ok(reqwest::Client::builder()
         .use_preconfigured_tls(rustls_config(opts)?)
         .connect_timeout(opts.connect_timeout)
         .read_timeout(opts.read_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+        .redirect(reqwest::redirect::Policy::none()))
 }
 
 /// Parses a base URL and enforces `https`, or `http` to a loopback host only.
