@@ -294,7 +294,9 @@ async fn serve(args: ServeArgs) -> CliResult {
         .rotate_refresh_tokens(args.rotate_refresh_tokens)
         .bulk_header_every_page(!args.bulk_header_first_page_only);
     match (&args.data, args.file_bytes) {
-        (Some(_), Some(_)) => return Err("--file-bytes applies to a generated org, not --data".into()),
+        (Some(_), Some(_)) => {
+            return Err("--file-bytes applies to a generated org, not --data".into());
+        }
         (Some(dir), None) => builder = builder.org(LiveOrg::load_dir(dir)?),
         (None, Some(total)) => {
             let org = Org::generate(&GenerateConfig {

@@ -458,7 +458,11 @@ fn file_bodies_scale_to_a_chosen_total_with_their_size_fields() {
     let size_field = |object: &str, field: &str, id_field: &str| {
         for record in &scaled.object(object).unwrap().records {
             let id = record.get_str(id_field).unwrap();
-            assert_eq!(record.get(field).unwrap().as_u64(), Some(sizes[id]), "{object}");
+            assert_eq!(
+                record.get(field).unwrap().as_u64(),
+                Some(sizes[id]),
+                "{object}"
+            );
         }
     };
     size_field("ContentVersion", "ContentSize", "Id");

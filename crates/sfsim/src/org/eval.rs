@@ -7,11 +7,11 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Cell, FieldType, NULL, Row, Store};
+use super::csv::BulkStamps;
+use super::model::{Cell, FieldType, NULL, RowRef, Store};
 use super::soql::{self, CmpOp, Expr, Item, Literal, Path, Query, decorate};
 use super::{ApiError, BulkOutput, QueryOutput};
 use crate::ids::SfId;
-use crate::time;
 
 /// A resolved field path.
 #[derive(Debug, Clone)]
@@ -439,9 +439,9 @@ fn compile(store: &Store, soql: &str, query: &Query) -> Result<Plan, ApiError> {
 }
 
 /// The cell `column` names for `row` of the plan's table.
-fn cell<'a>(store: &'a Store, row: &'a Row, column: &'a Column) -> &'a Cell {
+fn cell<'a>(store: &'a Store, row: RowRef<'a>, column: &'a Column) -> &'a Cell {
     match column {
-        Column::Field { field, .. } => row.cells.get(*field).unwrap_or(&NULL),
+        Column::Field { field, .. } => row.cells.0.get(*field).unwrap_or(&NULL),
         Column::Parent { via, targets, .. } => match parent(store, row, *via, targets) {
             Some((parent_row, Some(rest))) => cell(store, parent_row, rest),
             _ => &NULL,
@@ -452,14 +452,14 @@ fn cell<'a>(store: &'a Store, row: &'a Row, column: &'a Column) -> &'a Cell {
 /// The parent row a reference points at, and the rest of the path on that parent's type.
 fn parent<'a>(
     store: &'a Store,
-    row: &Row,
+    row: RowRef<'_>,
     via: usize,
     targets: &'a [(usize, Option<Box<Column>>)],
-) -> Option<(&'a Row, Option<&'a Column>)> {
+) -> Option<(RowRef<'a>, Option<&'a Column>)> {
     let id: SfId = row.cells.get(via)?.as_str()?.parse().ok()?;
     let &(t, r) = store.index.get(&id)?;
     let (_, rest) = targets.iter().find(|(target, _)| *target == t)?;
-    Some((&store.tables[t].rows[r], rest.as_deref()))
+    Some((store.tables[t].rows.get(r)?, rest.as_deref()))
 }
 
 /// Orders a cell against a filter value; None when either is null or they cannot compare.
@@ -491,7 +491,7 @@ fn equals(cell: &Cell, value: &Val) -> bool {
     }
 }
 
-fn eval(store: &Store, row: &Row, pred: &Pred) -> bool {
+fn eval(store: &Store, row: RowRef<'_>, pred: &Pred) -> bool {
     match pred {
         Pred::And(parts) => parts.iter().all(|p| eval(store, row, p)),
         Pred::Or(parts) => parts.iter().any(|p| eval(store, row, p)),
@@ -545,14 +545,16 @@ fn cmp_cells(a: &Cell, b: &Cell, ty: FieldType) -> Ordering {
 }
 
 /// Rows of the plan, filtered, sorted and cut by OFFSET/LIMIT.
-fn run<'a>(store: &'a Store, plan: &Plan, all_rows: bool) -> Vec<&'a Row> {
+fn run<'a>(store: &'a Store, plan: &Plan, all_rows: bool) -> Vec<RowRef<'a>> {
     let table = &store.tables[plan.table];
-    let mut rows: Vec<&Row> = table
-        .rows
-        .iter()
-        .filter(|row| all_rows || row.deleted_at.is_none())
-        .filter(|row| plan.filter.as_ref().is_none_or(|p| eval(store, row, p)))
-        .collect();
+    let mut rows: Vec<RowRef<'a>> = Vec::with_capacity(table.rows.len());
+    rows.extend(
+        table
+            .rows
+            .iter()
+            .filter(|row| all_rows || row.deleted_at.is_none())
+            .filter(|row| plan.filter.as_ref().is_none_or(|p| eval(store, *row, p))),
+    );
     let offset = usize::try_from(plan.offset.unwrap_or(0)).unwrap_or(usize::MAX);
     let wanted = plan.limit.map(|l| {
         usize::try_from(l)
@@ -560,9 +562,9 @@ fn run<'a>(store: &'a Store, plan: &Plan, all_rows: bool) -> Vec<&'a Row> {
             .saturating_add(offset)
     });
     if !plan.order.is_empty() {
-        let order = |a: &&Row, b: &&Row| {
+        let order = |a: &RowRef<'a>, b: &RowRef<'a>| {
             for (column, desc, nulls_last) in &plan.order {
-                let (x, y) = (cell(store, a, column), cell(store, b, column));
+                let (x, y) = (cell(store, *a, column), cell(store, *b, column));
                 let ordering = match (x.is_null(), y.is_null()) {
                     (true, true) => Ordering::Equal,
                     (true, false) => {
@@ -622,7 +624,7 @@ fn attributes(object: &str, id: &SfId, api_version: &str) -> Value {
 fn insert_rest(
     store: &Store,
     record: &mut Map<String, Value>,
-    row: &Row,
+    row: RowRef<'_>,
     column: &Column,
     api_version: &str,
 ) {
@@ -687,7 +689,7 @@ pub(crate) fn query(
                 attributes(object, &row.id, api_version),
             );
             for column in &plan.columns {
-                insert_rest(store, &mut record, row, column, api_version);
+                insert_rest(store, &mut record, *row, column, api_version);
             }
             Value::Object(record)
         })
@@ -783,25 +785,25 @@ pub(crate) fn bulk_query(
         rows.len(),
     );
     let mut text = String::new();
+    let mut stamps = BulkStamps::new();
     for row in rows {
         for column in &plan.columns {
-            // Strings and datetimes, most of a row, skip the intermediate buffer; formatted
-            // datetimes, dates and booleans hold no byte that needs quotes, so they skip the
-            // scan too.
-            match cell(store, row, column) {
+            // Every cell but the rare odd one (a compound value, a date out of range) is
+            // rendered straight into the output; datetimes, dates, booleans and numbers hold
+            // no byte that needs quotes, so they also skip the scan for one.
+            let cell = match column {
+                Column::Field { field, .. } => row.cells.0.get(*field).unwrap_or(&NULL),
+                Column::Parent { .. } => cell(store, row, column),
+            };
+            match cell {
                 Cell::Null => out.push_null(),
-                Cell::Str(s) => out.push_text(s),
-                Cell::DateTime(ms) if let Some(stamp) = time::bulk_datetime(*ms) => {
+                Cell::Str(s) => out.push_stored_text(s),
+                Cell::DateTime(ms) if let Some(stamp) = stamps.datetime(*ms) => {
                     out.push_plain(&stamp);
                 }
-                Cell::Date(days)
-                    if let Some(stamp) = days
-                        .checked_mul(time::DAY * 1000)
-                        .and_then(time::bulk_datetime) =>
-                {
-                    out.push_plain(&stamp[..10]);
-                }
+                Cell::Date(day) if let Some(date) = stamps.date(*day) => out.push_plain(&date),
                 Cell::Bool(b) => out.push_plain(if *b { b"true" } else { b"false" }),
+                Cell::Num(n) => out.push_number(n),
                 other => {
                     text.clear();
                     other.write_bulk(&mut text);
@@ -827,10 +829,10 @@ pub(crate) fn get_record(
     let sf_id: SfId = id.parse().map_err(|_| not_found())?;
     let &(rt, r) = store.index.get(&sf_id).ok_or_else(not_found)?;
     let table = &store.tables[t];
-    if rt != t || table.rows[r].deleted_at.is_some() {
+    if rt != t || table.rows.row(r).deleted_at.is_some() {
         return Err(not_found());
     }
-    let row = &table.rows[r];
+    let row = table.rows.row(r);
     let positions: Vec<usize> = match fields {
         None => (0..table.def.fields.len()).collect(),
         Some(list) => list

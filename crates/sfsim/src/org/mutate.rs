@@ -78,7 +78,7 @@ pub(crate) fn mutate(store: &mut Store, m: &Mutation) -> MutationSummary {
             continue;
         }
         let mut live: Vec<usize> = (0..store.tables[t].rows.len())
-            .filter(|&r| store.tables[t].rows[r].deleted_at.is_none())
+            .filter(|&r| store.tables[t].rows.row(r).deleted_at.is_none())
             .collect();
         let updates = share(live.len(), m.update_pct);
         let deletes = if store.tables[t].def.deletable {
@@ -99,7 +99,7 @@ pub(crate) fn mutate(store: &mut Store, m: &Mutation) -> MutationSummary {
             per_table[t].updated += 1;
         }
         for &r in &live[updates..updates + deletes] {
-            if store.tables[t].rows[r].deleted_at.is_some() {
+            if store.tables[t].rows.row(r).deleted_at.is_some() {
                 continue;
             }
             let stamp = stamper.stamp(&mut rng);
@@ -111,7 +111,7 @@ pub(crate) fn mutate(store: &mut Store, m: &Mutation) -> MutationSummary {
             }
         }
         let sources: Vec<usize> = (0..store.tables[t].rows.len())
-            .filter(|&r| store.tables[t].rows[r].deleted_at.is_none())
+            .filter(|&r| store.tables[t].rows.row(r).deleted_at.is_none())
             .collect();
         for n in 0..creates {
             if sources.is_empty() {
@@ -159,7 +159,7 @@ fn update_row(store: &mut Store, t: usize, r: usize, stamp: i64, rng: &mut ChaCh
         })
         .map(|(i, _)| i)
         .collect();
-    let mut row = store.tables[t].rows[r].clone();
+    let mut row = store.tables[t].rows.row(r).to_row();
     if !editable.is_empty() {
         let f = editable[rng.random_range(0..editable.len())];
         let field = &def.fields[f];
@@ -193,12 +193,12 @@ fn copy_row(store: &mut Store, t: usize, source: usize, stamp: i64, seed: u64, n
     let Ok(id) = store.allocate_id(t) else {
         return false;
     };
-    let source_id = store.tables[t].rows[source].id;
+    let source_id = store.tables[t].rows.row(source).id;
     let def = &store.tables[t].def;
     let audit = store.tables[t].audit;
     let mut row = Row {
         id,
-        cells: store.tables[t].rows[source].cells.clone(),
+        cells: store.tables[t].rows.row(source).cells.to_vec(),
         deleted_at: None,
     };
     let mut blob_field = None;

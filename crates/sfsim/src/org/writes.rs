@@ -86,7 +86,7 @@ impl Store {
         row: Row,
         journal: &mut Option<Vec<Undo>>,
     ) {
-        let old = std::mem::replace(&mut self.tables[t].rows[r], row);
+        let old = self.tables[t].rows.replace(r, row);
         if let Some(j) = journal {
             j.push(Undo::Replace(t, r, Box::new(old)));
         }
@@ -107,7 +107,9 @@ impl Store {
                     self.tables[t].rows.pop();
                     self.index.remove(&id);
                 }
-                Undo::Replace(t, r, row) => self.tables[t].rows[r] = *row,
+                Undo::Replace(t, r, row) => {
+                    self.tables[t].rows.replace(r, *row);
+                }
                 Undo::Blob(id, old) => match old {
                     Some(body) => {
                         self.written_blobs.insert(id, body);
@@ -127,7 +129,7 @@ impl Store {
         if t.is_some_and(|t| t != rt) {
             return Err(not_found());
         }
-        if self.tables[rt].rows[r].deleted_at.is_some() {
+        if self.tables[rt].rows.row(r).deleted_at.is_some() {
             return Err(entity_is_deleted());
         }
         Ok((rt, r))
@@ -300,7 +302,7 @@ impl Store {
                     )
                     .with_fields(vec![field.name.clone()]));
                 }
-                if self.tables[t].rows[r].deleted_at.is_some() {
+                if self.tables[t].rows.row(r).deleted_at.is_some() {
                     return Err(entity_is_deleted().with_fields(vec![field.name.clone()]));
                 }
                 Cell::Str(id.as_str().into())
@@ -517,10 +519,10 @@ impl Store {
         fields: &Map<String, Value>,
         journal: &mut Option<Vec<Undo>>,
     ) -> Result<(), ApiError> {
-        let id = self.tables[t].rows[r].id;
+        let id = self.tables[t].rows.row(r).id;
         let change = self.validate(t, fields, Mode::Update, Some(&id))?;
         let stamp = self.next_stamp();
-        let mut row = self.tables[t].rows[r].clone();
+        let mut row = self.tables[t].rows.row(r).to_row();
         for (f, cell) in change.cells {
             row.cells[f] = cell;
         }
@@ -552,11 +554,11 @@ impl Store {
         }
         let mut pending = vec![(t, r)];
         while let Some((t, r)) = pending.pop() {
-            if self.tables[t].rows[r].deleted_at.is_some() {
+            if self.tables[t].rows.row(r).deleted_at.is_some() {
                 continue;
             }
-            let id = self.tables[t].rows[r].id;
-            let mut row = self.tables[t].rows[r].clone();
+            let id = self.tables[t].rows.row(r).id;
+            let mut row = self.tables[t].rows.row(r).to_row();
             row.deleted_at = Some(stamp);
             if let Some(c) = self.tables[t].audit.is_deleted {
                 row.cells[c] = Cell::Bool(true);
@@ -637,12 +639,12 @@ impl Store {
                 without_key.remove(&self.tables[t].def.fields[f].name);
                 self.update_at(t, *r, &without_key, journal)?;
                 Ok(UpsertOutcome::Updated(
-                    self.tables[t].rows[*r].id.to_string(),
+                    self.tables[t].rows.row(*r).id.to_string(),
                 ))
             }
             many => Ok(UpsertOutcome::Multiple(
                 many.iter()
-                    .map(|&r| self.tables[t].rows[r].id.to_string())
+                    .map(|&r| self.tables[t].rows.row(r).id.to_string())
                     .collect(),
             )),
         }

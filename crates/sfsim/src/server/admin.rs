@@ -107,7 +107,7 @@ pub struct ExportRequest {
 }
 
 /// `POST /_sim/export`: writes the org as it is now to a directory (see
-/// [`crate::LiveOrg::write_dir`]); answers the [`crate::export::ExportSummary`].
+/// [`crate::org::LiveOrg::write_dir`]); answers the [`crate::export::ExportSummary`].
 pub(crate) async fn export(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,

@@ -84,7 +84,7 @@ impl AdminClient {
     }
 
     /// Writes the org as it is now under `out` on the simulator's machine (see
-    /// [`crate::LiveOrg::write_dir`]).
+    /// [`crate::org::LiveOrg::write_dir`]).
     ///
     /// # Errors
     /// As [`AdminClient::mutate`]; [`Error::AdminStatus`] 400 when `out` already holds files.

@@ -42,7 +42,7 @@
 //! ```
 //!
 //! What is served (all under `/services/data/vXX.X/` unless noted):
-//! - `/services/oauth2/token` and a test-only `/services/oauth2/authorize` ([`oauth`]).
+//! - `/services/oauth2/token` and a test-only `/services/oauth2/authorize` (module `oauth`).
 //! - `/services/data/` (versions; not counted), resources, `limits`, `limits/recordCount`,
 //!   `sobjects` (describeGlobal), `sobjects/T` (basic info; POST creates), `sobjects/T/describe`,
 //!   `sobjects/T/updated`, `sobjects/T/deleted`, `sobjects/T/ID` (GET, PATCH, DELETE),
@@ -50,7 +50,8 @@
 //!   `query`/`queryAll` with `nextRecordsUrl` cursors, `composite/sobjects` collections and
 //!   Bulk API 2.0 query jobs (`jobs/query`).
 //! - Test-only administration under `/_sim/` (mutate, counts, empty the Recycle Bin, set
-//!   faults, export the org to a directory), guarded by the client secret as a bearer token ([`admin`]).
+//!   faults, export the org to a directory), guarded by the client secret as a bearer token
+//!   (module `admin`).
 
 mod admin;
 mod bulk;
