@@ -51,7 +51,9 @@ timed() {
 }
 wall() { cut -d' ' -f1 "$WORK/$1.time"; }
 rss_mib() { awk '{printf "%.0f", $2/1024}' "$WORK/$1.time"; }
-size_b() { du -sb "$1" | cut -f1; }
+# Bytes stored: the sum of the repository's file sizes (what an object store bills; directory
+# entries, which differ between the tools' layouts, are not counted).
+size_b() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}'; }
 mb() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1e6}'; }
 
 SIM_PID=""

@@ -329,6 +329,9 @@ struct OrgDescriptor {
     created_ms: i64,
 }
 
+/// zstd level of file bodies.
+const BLOB_LEVEL: i32 = 9;
+
 /// `names/<hex SHA-256("coffer org name\0" || name)>`: where the org id of the org named
 /// `name` is written (repository.md §1).
 fn name_pointer(name: &str) -> Result<ObjectKey> {
@@ -459,8 +462,10 @@ impl OrgRepo {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
-        let mut compressor = coffer_compress::Compressor::new(coffer_compress::Level::DEFAULT)
-            .map_err(Error::Compress)?;
+        // Stored once and kept for years: level 9 (already-compressed formats are stored as
+        // they are whatever the level).
+        let level = coffer_compress::Level::new(BLOB_LEVEL).map_err(Error::Compress)?;
+        let mut compressor = coffer_compress::Compressor::new(level).map_err(Error::Compress)?;
         let compressed = compressor.compress(body).map_err(Error::Compress)?;
         let sealed = seal(
             &self.keys,
