@@ -45,7 +45,14 @@ impl Default for BackupOptions {
     fn default() -> Self {
         Self {
             objects: None,
-            extract: ExtractOptions::default(),
+            // Pages of 10,000 rows: the connector holds up to two pages (one fetched while the
+            // other decodes), so the page, not the org, sets a backup's memory; at 50,000 rows
+            // an org whose objects fill whole pages needed twice the memory of one whose
+            // objects did not (benches/peers).
+            extract: ExtractOptions {
+                bulk_page_records: 10_000,
+                ..ExtractOptions::default()
+            },
             lookback: coffer_salesforce::window::DEFAULT_LOOKBACK,
             full_every: Duration::from_secs(7 * 86_400),
             max_blob_bytes: 512 * 1024 * 1024,

@@ -112,7 +112,7 @@ async fn full(org: &OrgRepo, n: usize) {
 async fn full_and_incremental_snapshots_read_back_as_of_each_snapshot() {
     let (store, _repo, org) = new_org().await;
     assert!(org.latest().await.unwrap().is_none());
-    // 8000 accounts of ~100-250 bytes: more than one 1 MiB block.
+    // 8000 accounts of ~100-250 bytes.
     full(&org, 8000).await;
 
     let mut writer = SnapshotWriter::begin(&org, RunKind::Incremental, "run-2".into(), 3)

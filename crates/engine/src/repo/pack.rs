@@ -172,6 +172,28 @@ pub fn block_lines(
     Ok(body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect())
 }
 
+/// Decompresses a block and returns its record line `ordinal` (without its newline), or the
+/// number of lines when it has no such line: a point read copies one record, not the block.
+pub fn block_line(
+    block: &[u8],
+    ordinal: usize,
+    decompressor: &mut Decompressor,
+    dictionaries: &DictionarySet,
+) -> Result<std::result::Result<Vec<u8>, usize>> {
+    let content = decompressor
+        .decompress(block, dictionaries)
+        .map_err(Error::Compress)?;
+    let body = content.strip_suffix(b"\n").ok_or_else(|| Error::Corrupt {
+        what: "block".into(),
+        reason: "content does not end with a newline".into(),
+    })?;
+    let mut lines = body.split(|&b| b == b'\n');
+    Ok(match lines.nth(ordinal) {
+        Some(line) => Ok(line.to_vec()),
+        None => Err(body.split(|&b| b == b'\n').count()),
+    })
+}
+
 /// [`block_lines`], checked against the number of records the block table gives.
 pub fn block_records(
     block: &[u8],
@@ -227,6 +249,16 @@ mod tests {
         assert_eq!(records[19], c[19].as_bytes());
         // A wrong record count is corruption, not a silent short read.
         assert!(block_records(bytes, 21, &mut decompressor, &DictionarySet::new()).is_err());
+        // A point read takes one line; past the end it says how many there are.
+        let none = DictionarySet::new();
+        for (i, line) in c.iter().enumerate() {
+            let got = block_line(bytes, i, &mut decompressor, &none).unwrap();
+            assert_eq!(got.unwrap(), line.as_bytes());
+        }
+        assert_eq!(
+            block_line(bytes, 20, &mut decompressor, &none).unwrap(),
+            Err(20)
+        );
     }
 
     #[test]

@@ -9,22 +9,22 @@ use super::index::{EntryKind, IndexEntry, IndexSegment, Location, RecordId};
 use super::manifest::{
     BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
 };
-use super::pack::{PackBuilder, block_lines};
+use super::pack::{PackBuilder, block_line};
 use super::record::is_version;
 use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
 
 /// Uncompressed record bytes per block. Larger blocks compress better (records of one object
-/// repeat field names and values), smaller ones make a point read inflate more than it needs:
-/// at 4 MiB and level 9 a block inflates in a few milliseconds, and records take 30% fewer
-/// bytes than in 256 KiB blocks at level 3 (2.89 against 4.15 MB for 30 MB of generated
-/// Contacts, `zstd -b9 -B4194304` against `zstd -b3 -B262144`).
-const BLOCK_TARGET: usize = 4 * 1024 * 1024;
+/// repeat field names and values), smaller ones make a point read inflate less: at 8 MiB and
+/// level 9 a block inflates in under 10 ms, and records take 32% fewer bytes than in 256 KiB
+/// blocks at level 3 (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9
+/// -B8388608` against `zstd -b3 -B262144`).
+const BLOCK_TARGET: usize = 8 * 1024 * 1024;
 /// zstd level of record blocks.
 const BLOCK_LEVEL: i32 = 9;
 /// Plaintext bytes per pack before a new one starts.
 const PACK_TARGET: usize = 16 * 1024 * 1024;
-/// Largest block a reader decompresses (a bomb guard; blocks are ~4 MiB).
+/// Largest block a reader decompresses (a bomb guard; blocks are ~8 MiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
 /// One version waiting for its block.
@@ -389,6 +389,10 @@ impl<'a> SnapshotWriter<'a> {
         live: u64,
     ) -> Result<()> {
         let run = self.runs.remove(object);
+        // The object's newest-version map is not needed once it is finished (a later
+        // `load_known` reloads it from the segments, this run's included), and keeping every
+        // object's map made a run's memory grow with the org rather than its largest object.
+        self.known.remove(object);
         let state = self
             .objects
             .entry(object.to_owned())
@@ -572,14 +576,16 @@ impl OrgRepo {
         let mut decompressor =
             Decompressor::new(Limits::new(MAX_BLOCK_CONTENT)).map_err(Error::Compress)?;
         // Trained per-object dictionaries are not written yet, so blocks name none.
-        let records = block_lines(&block, &mut decompressor, &DictionarySet::new())?;
-        let line = records
-            .get(loc.ordinal as usize)
-            .cloned()
-            .ok_or_else(|| Error::Corrupt {
-                what: format!("block of {object}"),
-                reason: format!("no record {} in a block of {}", loc.ordinal, records.len()),
-            })?;
+        let line = block_line(
+            &block,
+            loc.ordinal as usize,
+            &mut decompressor,
+            &DictionarySet::new(),
+        )?
+        .map_err(|count| Error::Corrupt {
+            what: format!("block of {object}"),
+            reason: format!("no record {} in a block of {count}", loc.ordinal),
+        })?;
         if !is_version(&line, id.as_str(), entry.stamp_ms) {
             return Err(Error::Corrupt {
                 what: format!("block of {object}"),
