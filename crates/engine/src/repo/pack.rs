@@ -162,14 +162,34 @@ pub fn block_lines(
     decompressor: &mut Decompressor,
     dictionaries: &DictionarySet,
 ) -> Result<Vec<Vec<u8>>> {
+    let content = block_content(block, decompressor, dictionaries)?;
+    Ok(lines_of(&content).map(<[u8]>::to_vec).collect())
+}
+
+/// A block's decompressed content, which must end with a newline.
+fn block_content(
+    block: &[u8],
+    decompressor: &mut Decompressor,
+    dictionaries: &DictionarySet,
+) -> Result<Vec<u8>> {
     let content = decompressor
         .decompress(block, dictionaries)
         .map_err(Error::Compress)?;
-    let body = content.strip_suffix(b"\n").ok_or_else(|| Error::Corrupt {
-        what: "block".into(),
-        reason: "content does not end with a newline".into(),
-    })?;
-    Ok(body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect())
+    if !content.ends_with(b"\n") {
+        return Err(Error::Corrupt {
+            what: "block".into(),
+            reason: "content does not end with a newline".into(),
+        });
+    }
+    Ok(content)
+}
+
+/// The record lines of block content (`block_content`), without their newlines.
+fn lines_of(content: &[u8]) -> impl Iterator<Item = &[u8]> {
+    content
+        .strip_suffix(b"\n")
+        .unwrap_or(content)
+        .split(|&b| b == b'\n')
 }
 
 /// Decompresses a block and returns its record line `ordinal` (without its newline), or the
@@ -180,17 +200,10 @@ pub fn block_line(
     decompressor: &mut Decompressor,
     dictionaries: &DictionarySet,
 ) -> Result<std::result::Result<Vec<u8>, usize>> {
-    let content = decompressor
-        .decompress(block, dictionaries)
-        .map_err(Error::Compress)?;
-    let body = content.strip_suffix(b"\n").ok_or_else(|| Error::Corrupt {
-        what: "block".into(),
-        reason: "content does not end with a newline".into(),
-    })?;
-    let mut lines = body.split(|&b| b == b'\n');
-    Ok(match lines.nth(ordinal) {
+    let content = block_content(block, decompressor, dictionaries)?;
+    Ok(match lines_of(&content).nth(ordinal) {
         Some(line) => Ok(line.to_vec()),
-        None => Err(body.split(|&b| b == b'\n').count()),
+        None => Err(lines_of(&content).count()),
     })
 }
 

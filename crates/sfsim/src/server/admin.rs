@@ -71,6 +71,21 @@ fn bad_request(message: String) -> Response {
         .into_response()
 }
 
+/// The JSON body of an authorized admin call, or the response refusing it (401 without the
+/// secret, 400 naming `what` for a body that does not parse).
+#[allow(clippy::result_large_err)]
+fn authorized_body<T: serde::de::DeserializeOwned>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+    what: &str,
+) -> Result<T, Response> {
+    if !authorized(shared, headers) {
+        return Err(unauthorized());
+    }
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("{what}: {e}")))
+}
+
 fn valid_pct(pct: f64) -> bool {
     (0.0..=100.0).contains(&pct)
 }
@@ -81,12 +96,9 @@ pub(crate) async fn mutate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
-    let request: MutationRequest = match serde_json::from_slice(&body) {
+    let request: MutationRequest = match authorized_body(&shared, &headers, &body, "mutation") {
         Ok(request) => request,
-        Err(e) => return bad_request(format!("mutation: {e}")),
+        Err(refused) => return refused,
     };
     if ![request.update_pct, request.delete_pct, request.create_pct]
         .into_iter()
@@ -113,12 +125,9 @@ pub(crate) async fn export(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
-    let request: ExportRequest = match serde_json::from_slice(&body) {
+    let request: ExportRequest = match authorized_body(&shared, &headers, &body, "export") {
         Ok(request) => request,
-        Err(e) => return bad_request(format!("export: {e}")),
+        Err(refused) => return refused,
     };
     // Writing hundreds of megabytes must not stall the runtime's workers.
     let written =
@@ -165,14 +174,11 @@ pub(crate) async fn set_faults(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !authorized(&shared, &headers) {
-        return unauthorized();
-    }
-    match serde_json::from_slice::<FaultPlan>(&body) {
+    match authorized_body::<FaultPlan>(&shared, &headers, &body, "fault plan") {
         Ok(plan) => {
             *lock(&shared.faults) = FaultState::new(plan);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(e) => bad_request(format!("fault plan: {e}")),
+        Err(refused) => refused,
     }
 }
