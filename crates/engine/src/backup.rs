@@ -289,45 +289,50 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
             // then their canonical bytes, in row order.
             let mut admitted = Vec::new();
             let mut cells = Vec::new();
-            for (n, row) in csv.rows().enumerate() {
+            for row in csv.rows() {
                 cells.clear();
                 cells.extend(row.values());
                 let (id, stamp_ms, deleted) = layout
                     .identity(&cells)
                     .map_err(|reason| bad_row(object, reason))?;
                 if rows.admit(id, stamp_ms)? {
-                    admitted.push((n, id.to_owned(), stamp_ms, deleted));
+                    admitted.push(Admitted {
+                        row,
+                        id: id.to_owned(),
+                        stamp_ms,
+                        deleted,
+                    });
                 }
             }
             let bodies = rows.fetch_blobs(&admitted).await?;
-            for ((n, id, stamp_ms, deleted), blobs) in admitted.into_iter().zip(bodies) {
-                let Some(row) = csv.row(n) else { continue };
+            for (a, blobs) in admitted.into_iter().zip(bodies) {
                 cells.clear();
-                cells.extend(row.values());
+                cells.extend(a.row.values());
                 let bytes = layout.canonical(&cells, &blobs)?;
-                rows.store(&id, stamp_ms, deleted, bytes).await?;
+                rows.store(&a.id, a.stamp_ms, a.deleted, bytes).await?;
             }
         } else {
             let mut admitted = Vec::new();
             for record in page {
                 let (id, stamp_ms, deleted) = identity(object, &record)?;
                 if rows.admit(&id, stamp_ms)? {
-                    admitted.push((record, id, stamp_ms, deleted));
+                    admitted.push(Admitted {
+                        row: record,
+                        id,
+                        stamp_ms,
+                        deleted,
+                    });
                 }
             }
-            let keys: Vec<_> = admitted
-                .iter()
-                .map(|(_, id, stamp, deleted)| ((), id.clone(), *stamp, *deleted))
-                .collect();
-            let bodies = rows.fetch_blobs(&keys).await?;
-            for ((mut record, id, stamp_ms, deleted), blobs) in admitted.into_iter().zip(bodies) {
+            let bodies = rows.fetch_blobs(&admitted).await?;
+            for (mut a, blobs) in admitted.into_iter().zip(bodies) {
                 for (field, value) in plan.blob_fields.iter().zip(blobs) {
                     if let Some(value) = value {
-                        record.insert(field.clone(), value);
+                        a.row.insert(field.clone(), value);
                     }
                 }
-                let bytes = canonical(object, &record, &order)?;
-                rows.store(&id, stamp_ms, deleted, bytes).await?;
+                let bytes = canonical(object, &a.row, &order)?;
+                rows.store(&a.id, a.stamp_ms, a.deleted, bytes).await?;
             }
         }
     }
@@ -344,6 +349,14 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         .finish_object(object, Some(watermark), summary.live)
         .await?;
     Ok(summary)
+}
+
+/// A row that is a version the repository lacks (a REST record or a Bulk row), with its key.
+struct Admitted<R> {
+    row: R,
+    id: String,
+    stamp_ms: i64,
+    deleted: bool,
 }
 
 /// What happens to each row an object's read returns, REST record or Bulk row alike.
@@ -376,14 +389,11 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
             .is_none_or(|(stamp, _)| stamp < stamp_ms))
     }
 
-    /// Stores the file bodies of admitted rows `(_, id, stamp, deleted)`, several downloads
-    /// at a time (each waits on the previous ones only through the shared memory budget), and
-    /// returns per row the values of the blob fields in `blob_fields` order (`None` for a
-    /// deleted row, whose bodies the org no longer serves).
-    async fn fetch_blobs<T>(
-        &mut self,
-        rows: &[(T, String, i64, bool)],
-    ) -> Result<Vec<Vec<Option<Value>>>> {
+    /// Stores the file bodies of admitted rows, several downloads at a time (each waits on
+    /// the previous ones only through the shared memory budget), and returns per row the
+    /// values of the blob fields in `blob_fields` order (`None` for a deleted row, whose
+    /// bodies the org no longer serves).
+    async fn fetch_blobs<R>(&mut self, rows: &[Admitted<R>]) -> Result<Vec<Vec<Option<Value>>>> {
         if self.blob_fields.is_empty() {
             return Ok(vec![Vec::new(); rows.len()]);
         }
@@ -391,17 +401,17 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
         let (api, org, object, options) = (self.api, self.org, self.object, self.options);
         let jobs = rows
             .iter()
-            .filter(|(_, _, _, deleted)| !deleted)
-            .flat_map(|(_, id, _, _)| self.blob_fields.iter().map(move |f| (id, f)));
+            .filter(|a| !a.deleted)
+            .flat_map(|a| self.blob_fields.iter().map(move |f| (&a.id, f)));
         let budget = &budget;
         let mut stored = futures::stream::iter(jobs)
             .map(|(id, field)| store_blob(api, org, object, id, field, options, budget))
             .buffered(BLOB_CONCURRENCY);
         let mut out = Vec::with_capacity(rows.len());
-        for (_, _, _, deleted) in rows {
+        for a in rows {
             let mut values = Vec::with_capacity(self.blob_fields.len());
             for _ in self.blob_fields {
-                if *deleted {
+                if a.deleted {
                     values.push(None);
                     continue;
                 }

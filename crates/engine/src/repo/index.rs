@@ -343,35 +343,32 @@ impl IndexSegment {
             packs.push(r.array::<PACK_NAME_LEN>().map_err(&corrupt)?);
         }
         let n = r.count(ENTRY_LEN).map_err(&corrupt)?;
-        // `count` checked that the rest holds n entries, so each column below is in bounds.
-        let ids = r.take(n * ID_LEN).map_err(&corrupt)?;
-        let stamps = r.take(n * 8).map_err(&corrupt)?;
-        let kinds = r.take(n).map_err(&corrupt)?;
-        let packs_col = r.take(n * 4).map_err(&corrupt)?;
-        let offsets = r.take(n * 8).map_err(&corrupt)?;
-        let lengths = r.take(n * 4).map_err(&corrupt)?;
-        let ordinals = r.take(n * 4).map_err(&corrupt)?;
+        // One cursor per column, each over exactly its n values.
+        let mut column = |width: usize| -> Result<Reader<'_>> {
+            Ok(Reader {
+                bytes: r.take(n * width).map_err(&corrupt)?,
+                pos: 0,
+            })
+        };
+        let (mut ids, mut stamps, mut kinds) = (column(ID_LEN)?, column(8)?, column(1)?);
+        let (mut pack_ordinals, mut offsets) = (column(4)?, column(8)?);
+        let (mut lengths, mut ordinals) = (column(4)?, column(4)?);
         let mut entries = Vec::with_capacity(n);
-        for (i, ((id, stamp), &kind_byte)) in ids
-            .chunks_exact(ID_LEN)
-            .zip(stamps.chunks_exact(8))
-            .zip(kinds)
-            .enumerate()
-        {
-            let id = RecordId::from_bytes(fixed(id))
+        for _ in 0..n {
+            let id = RecordId::from_bytes(ids.array().map_err(&corrupt)?)
                 .ok_or_else(|| corrupt("record Id is not alphanumeric".into()))?;
+            let kind_byte = kinds.u8().map_err(&corrupt)?;
             let kind = EntryKind::from_byte(kind_byte)
                 .ok_or_else(|| corrupt(format!("unknown entry kind {kind_byte}")))?;
-            let u32_at = |col: &[u8]| u32::from_be_bytes(fixed(&col[i * 4..i * 4 + 4]));
             entries.push(IndexEntry {
                 id,
-                stamp_ms: i64::from_be_bytes(fixed(stamp)),
+                stamp_ms: i64::from_be_bytes(stamps.array().map_err(&corrupt)?),
                 kind,
                 location: Location {
-                    pack: u32_at(packs_col),
-                    offset: u64::from_be_bytes(fixed(&offsets[i * 8..i * 8 + 8])),
-                    length: u32_at(lengths),
-                    ordinal: u32_at(ordinals),
+                    pack: u32::from_be_bytes(pack_ordinals.array().map_err(&corrupt)?),
+                    offset: u64::from_be_bytes(offsets.array().map_err(&corrupt)?),
+                    length: u32::from_be_bytes(lengths.array().map_err(&corrupt)?),
+                    ordinal: u32::from_be_bytes(ordinals.array().map_err(&corrupt)?),
                 },
             });
         }
@@ -386,15 +383,6 @@ impl IndexSegment {
         segment.check().map_err(corrupt)?;
         Ok(segment)
     }
-}
-
-/// The first `N` bytes of `bytes` as an array (callers pass slices of exactly `N` bytes; a
-/// shorter one is zero-padded rather than panicking).
-fn fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    let n = bytes.len().min(N);
-    out[..n].copy_from_slice(&bytes[..n]);
-    out
 }
 
 /// A bounds-checked cursor over untrusted bytes.

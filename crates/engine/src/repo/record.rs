@@ -19,26 +19,49 @@ pub fn canonical(
     field_order: &[String],
 ) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"{\"attributes\":{\"type\":");
-    write_json(&mut out, &Value::String(object.to_owned()))?;
-    out.push(b'}');
-    let mut seen = std::collections::HashSet::with_capacity(field_order.len());
-    for name in field_order {
-        if name == "attributes" || !seen.insert(name.as_str()) {
-            continue;
-        }
-        push_field(&mut out, name, record.get(name).unwrap_or(&Value::Null))?;
-    }
-    let mut rest: Vec<(&String, &Value)> = record
-        .iter()
-        .filter(|(name, _)| name.as_str() != "attributes" && !seen.contains(name.as_str()))
-        .collect();
-    rest.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    for (name, value) in rest {
-        push_field(&mut out, name, value)?;
+    push_prefix(&mut out, object)?;
+    for name in field_sequence(field_order, record.keys().map(String::as_str)) {
+        push_key(&mut out, name)?;
+        write_json(&mut out, record.get(name).unwrap_or(&Value::Null))?;
     }
     out.push(b'}');
     Ok(out)
+}
+
+/// The field names of a canonical record, in order: those of `field_order` (each once), then
+/// the other names of `present` in byte order; never `attributes`.
+fn field_sequence<'a>(
+    field_order: &'a [String],
+    present: impl Iterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::with_capacity(field_order.len());
+    let mut names: Vec<&str> = field_order
+        .iter()
+        .map(String::as_str)
+        .filter(|name| *name != "attributes" && seen.insert(*name))
+        .collect();
+    let mut rest: Vec<&str> = present
+        .filter(|name| *name != "attributes" && !seen.contains(name))
+        .collect();
+    rest.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    names.extend(rest);
+    names
+}
+
+/// `{"attributes":{"type":<object>}`, the start of every canonical record.
+fn push_prefix(out: &mut Vec<u8>, object: &str) -> Result<()> {
+    out.extend_from_slice(b"{\"attributes\":{\"type\":");
+    write_json(out, &Value::String(object.to_owned()))?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// `,"<name>":`, before each field's value.
+fn push_key(out: &mut Vec<u8>, name: &str) -> Result<()> {
+    out.push(b',');
+    write_json(out, &Value::String(name.to_owned()))?;
+    out.push(b':');
+    Ok(())
 }
 
 /// Where each field of a canonical record comes from for the rows of one Bulk page: the same
@@ -77,40 +100,21 @@ impl BulkLayout {
         supplied: &[String],
     ) -> Result<Self> {
         let columns: Vec<&str> = columns.collect();
-        let mut prefix = b"{\"attributes\":{\"type\":".to_vec();
-        write_json(&mut prefix, &Value::String(object.to_owned()))?;
-        prefix.push(b'}');
-        let key = |name: &str| -> Result<Vec<u8>> {
-            let mut k = vec![b','];
-            write_json(&mut k, &Value::String(name.to_owned()))?;
-            k.push(b':');
-            Ok(k)
-        };
-        let mut seen = std::collections::HashSet::with_capacity(field_order.len());
-        let mut slots = Vec::with_capacity(field_order.len() + columns.len());
-        for name in field_order {
-            if name == "attributes" || !seen.insert(name.as_str()) {
-                continue;
-            }
+        let mut prefix = Vec::new();
+        push_prefix(&mut prefix, object)?;
+        let mut slots = Vec::new();
+        for name in field_sequence(field_order, columns.iter().copied()) {
             let slot = match (
                 supplied.iter().position(|s| s == name),
-                columns.iter().position(|c| c == name),
+                columns.iter().position(|c| *c == name),
             ) {
                 (Some(k), _) => Slot::Supplied(k),
                 (None, Some(i)) => Slot::Column(i),
                 (None, None) => Slot::Absent,
             };
-            slots.push((key(name)?, slot));
-        }
-        let mut rest: Vec<(usize, &str)> = columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c != "attributes" && !seen.contains(*c))
-            .map(|(i, c)| (i, *c))
-            .collect();
-        rest.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
-        for (i, name) in rest {
-            slots.push((key(name)?, Slot::Column(i)));
+            let mut key = Vec::new();
+            push_key(&mut key, name)?;
+            slots.push((key, slot));
         }
         let find = |name: &str| columns.iter().position(|c| *c == name);
         Ok(Self {
@@ -195,13 +199,6 @@ fn write_field(out: &mut Vec<u8>, field: &Field<'_>) -> Result<()> {
         Field::DateTime(t) => serde_json::to_writer(&mut *out, &t.to_rest()).map_err(failed)?,
     }
     Ok(())
-}
-
-fn push_field(out: &mut Vec<u8>, name: &str, value: &Value) -> Result<()> {
-    out.push(b',');
-    write_json(out, &Value::String(name.to_owned()))?;
-    out.push(b':');
-    write_json(out, value)
 }
 
 fn write_json(out: &mut Vec<u8>, value: &Value) -> Result<()> {
