@@ -91,6 +91,15 @@ coffer_backup() { # NAME REPO
     --json >"$WORK/$1.json"
 }
 
+# back_up_all NAME: one backup of the org with each tool, timed as coffer-NAME, restic-NAME
+# and borg-NAME.
+back_up_all() {
+  coffer_backup "coffer-$1" "$WORK/coffer"
+  (cd "$WORK" && timed "restic-$1" restic backup --repo "$WORK/restic" -q data)
+  (cd "$WORK" && timed "borg-$1" borg create "$WORK/borg::$1" data)
+  sync
+}
+
 install_peers
 log "building coffer and coffer-sfsim (release)"
 (cd "$ROOT" && cargo build --release -q -p coffer-server -p coffer-sfsim)
@@ -108,12 +117,9 @@ sync
 
 log "full backups"
 "$BIN/coffer" init --repo "$WORK/coffer" --master-key-file "$WORK/master.key" >/dev/null
-coffer_backup coffer-full "$WORK/coffer"
 restic init --repo "$WORK/restic" -q
-(cd "$WORK" && timed restic-full restic backup --repo "$WORK/restic" -q data)
 borg init --encryption=repokey-blake2 "$WORK/borg" 2>/dev/null
-(cd "$WORK" && timed borg-full borg create "$WORK/borg::full" data)
-sync
+back_up_all full
 C0=$(size_b "$WORK/coffer")
 R0=$(size_b "$WORK/restic")
 B0=$(size_b "$WORK/borg")
@@ -133,10 +139,7 @@ rm -rf "$WORK/next"
 sync
 
 log "incremental backups"
-coffer_backup coffer-incr "$WORK/coffer"
-(cd "$WORK" && timed restic-incr restic backup --repo "$WORK/restic" -q data)
-(cd "$WORK" && timed borg-incr borg create "$WORK/borg::incr" data)
-sync
+back_up_all incr
 C1=$(size_b "$WORK/coffer")
 R1=$(size_b "$WORK/restic")
 B1=$(size_b "$WORK/borg")

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::generate::{API_VERSION, ObjectRecords, Org};
 use crate::ids::SfId;
-use crate::org::model::{BlobSource, FieldType, Store};
+use crate::org::model::{FieldType, Store};
 use crate::record::Record;
 use crate::schema::OBJECTS;
 
@@ -76,19 +76,7 @@ pub(crate) fn write_live(store: &Store, dir: &Path) -> Result<ExportSummary, Err
             continue;
         }
         for row in &table.rows {
-            let body = match (store.written_blobs.get(&row.id), &store.blobs) {
-                (Some(body), _) => Some(body.to_vec()),
-                (None, BlobSource::Generated(blobs)) => blobs.body(&row.id),
-                (None, BlobSource::Dir(blobs)) => {
-                    let path = blobs.join(row.id.as_str());
-                    match fs::read(&path) {
-                        Ok(body) => Some(body),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                        Err(source) => return Err(Error::Io { path, source }),
-                    }
-                }
-            };
-            if let Some(body) = body {
+            if let Some(body) = store.body(&row.id)? {
                 out.blob(&row.id, &body)?;
             }
         }

@@ -241,11 +241,6 @@ pub(crate) struct GeneratedBlobs {
 }
 
 impl GeneratedBlobs {
-    /// The spec of record `id`'s body.
-    pub(crate) fn spec(&self, id: &SfId) -> Option<&BlobSpec> {
-        self.specs.get(id)
-    }
-
     /// The body of record `id`, produced on demand.
     pub(crate) fn body(&self, id: &SfId) -> Option<Vec<u8>> {
         self.specs.get(id).map(|spec| spec.body(&self.vocab))

@@ -112,7 +112,7 @@ fn serve_count_mutate_and_terminate() {
     // `export` writes the org as it is now: live records and the deleted ones (IsDeleted).
     let exported = tempfile::tempdir().unwrap();
     let out = exported.path().to_str().unwrap();
-    let written = run(&[
+    let export = [
         "export",
         "--instance-url",
         url,
@@ -120,7 +120,8 @@ fn serve_count_mutate_and_terminate() {
         ca,
         "--out",
         out,
-    ]);
+    ];
+    let written = run(&export);
     let lines = std::fs::read_to_string(exported.path().join("records/Account.jsonl")).unwrap();
     let (mut live, mut gone) = (0u64, 0u64);
     for line in lines.lines() {
@@ -136,18 +137,7 @@ fn serve_count_mutate_and_terminate() {
     assert!(written["records"].as_u64().unwrap() >= live + gone);
     assert!(written["blobs"].as_u64().unwrap() > 0);
     // Exporting over it again is refused, naming the reason.
-    let again = Command::new(BIN)
-        .args([
-            "export",
-            "--instance-url",
-            url,
-            "--ca-cert",
-            ca,
-            "--out",
-            out,
-        ])
-        .output()
-        .unwrap();
+    let again = Command::new(BIN).args(export).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("records"));
 

@@ -959,20 +959,28 @@ impl Store {
         if rt != t || table.rows.row(r).deleted_at.is_some() {
             return Err(not_found());
         }
-        let content_type = "application/octet-stream".to_owned();
-        if let Some(body) = self.written_blobs.get(&sf_id) {
-            return Ok((body.clone(), content_type));
+        // Any failure to read a body from disk is a missing body to the API.
+        let body = self.body(&sf_id).ok().flatten().ok_or_else(not_found)?;
+        Ok((body, "application/octet-stream".to_owned()))
+    }
+
+    /// The file body of record `id`, deleted or not: written through the API, else from the
+    /// generator's spec or `DIR/blobs/<id>`; `None` when it has none.
+    pub(crate) fn body(&self, id: &SfId) -> Result<Option<bytes::Bytes>, crate::Error> {
+        if let Some(body) = self.written_blobs.get(id) {
+            return Ok(Some(body.clone()));
         }
-        let body = match &self.blobs {
-            BlobSource::Generated(blobs) => {
-                blobs.spec(&sf_id).ok_or_else(not_found)?;
-                blobs.body(&sf_id).ok_or_else(not_found)?
-            }
+        Ok(match &self.blobs {
+            BlobSource::Generated(blobs) => blobs.body(id).map(bytes::Bytes::from),
             BlobSource::Dir(dir) => {
-                std::fs::read(dir.join(sf_id.as_str())).map_err(|_| not_found())?
+                let path = dir.join(id.as_str());
+                match std::fs::read(&path) {
+                    Ok(body) => Some(bytes::Bytes::from(body)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(source) => return Err(crate::Error::Io { path, source }),
+                }
             }
-        };
-        Ok((bytes::Bytes::from(body), content_type))
+        })
     }
 }
 

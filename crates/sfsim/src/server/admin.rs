@@ -53,22 +53,20 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
         .is_some_and(|secret| secrets_equal(secret.trim(), &shared.cfg.client_secret))
 }
 
+/// An admin endpoint's error: `{"error": message}` with `status`.
+fn admin_error(status: StatusCode, message: &str) -> Response {
+    json_response(status, &json!({ "error": message }))
+}
+
 fn unauthorized() -> Response {
-    (
+    admin_error(
         StatusCode::UNAUTHORIZED,
-        axum::Json(
-            json!({ "error": "the admin endpoints need the client secret as bearer token" }),
-        ),
+        "the admin endpoints need the client secret as bearer token",
     )
-        .into_response()
 }
 
 fn bad_request(message: String) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        axum::Json(json!({ "error": message })),
-    )
-        .into_response()
+    admin_error(StatusCode::BAD_REQUEST, &message)
 }
 
 /// The JSON body of an authorized admin call, or the response refusing it (401 without the
@@ -135,16 +133,8 @@ pub(crate) async fn export(
     match written {
         Ok(Ok(summary)) => json_response(StatusCode::OK, &summary),
         Ok(Err(e @ crate::Error::OutputNotEmpty { .. })) => bad_request(e.to_string()),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({ "error": e.to_string() })),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({ "error": "the export task failed" })),
-        )
-            .into_response(),
+        Ok(Err(e)) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(_) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, "the export task failed"),
     }
 }
 
