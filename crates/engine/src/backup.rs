@@ -9,6 +9,7 @@
 //! snapshot commits; a failed run leaves the previous snapshot as it was.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coffer_salesforce::{
@@ -19,12 +20,17 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
 use crate::repo::index::{EntryKind, RecordId};
 use crate::repo::manifest::{ObjectState, RunKind, Watermark};
 use crate::repo::record::{BulkLayout, canonical};
-use crate::repo::{OrgRepo, SnapshotWriter};
+use crate::repo::{FinishedObject, ObjectWriter, OrgRepo, SnapshotWriter};
+
+/// Objects a backup reads at once by default: two cores keep three objects busy (one waits
+/// on the org while the others compress).
+pub const DEFAULT_PARALLEL_OBJECTS: u16 = 3;
 
 /// How a backup runs.
 #[derive(Debug, Clone)]
@@ -39,6 +45,41 @@ pub struct BackupOptions {
     pub full_every: Duration,
     /// Largest file body downloaded (bigger ones fail the run with a typed error).
     pub max_blob_bytes: u64,
+    /// Told how each object's read goes (progress bars); `None`: nobody is told.
+    pub progress: Option<ProgressSink>,
+    /// Objects read at once (at least 1). Each holds a page, a block and a pack in memory, and
+    /// makes its own API calls: the API budget (`ExtractOptions`) bounds them all together.
+    pub parallel_objects: usize,
+}
+
+/// Hears how a backup goes, object by object (the CLI draws progress bars from it). Calls come
+/// from the backup's task, in order: `started`, any number of `advanced`, then `finished` for
+/// each object (a run that fails stops calling). Implementations must be quick: they run
+/// between pages.
+pub trait Progress: Send + Sync {
+    /// The read of `object` starts; the org reports about `expected` records (`None` when it
+    /// did not say).
+    fn started(
+        &self,
+        object: &str,
+        expected: Option<u64>,
+        read: &'static str,
+        method: &'static str,
+    );
+    /// Totals so far for `object`: rows the org returned and plaintext bytes stored.
+    fn advanced(&self, object: &str, records_seen: u64, logical_bytes: u64);
+    /// The read of `object` is done.
+    fn finished(&self, object: &str, summary: &ObjectSummary);
+}
+
+/// A shared [`Progress`] in [`BackupOptions`].
+#[derive(Clone)]
+pub struct ProgressSink(pub Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
 }
 
 impl Default for BackupOptions {
@@ -56,6 +97,8 @@ impl Default for BackupOptions {
             lookback: coffer_salesforce::window::DEFAULT_LOOKBACK,
             full_every: Duration::from_secs(7 * 86_400),
             max_blob_bytes: 512 * 1024 * 1024,
+            progress: None,
+            parallel_objects: usize::from(DEFAULT_PARALLEL_OBJECTS),
         }
     }
 }
@@ -81,6 +124,8 @@ pub struct ObjectSummary {
     pub new_blobs: u64,
     /// Records found gone by a full read (purged from the org since they were stored).
     pub gone: u64,
+    /// Plaintext bytes stored: canonical records and new file bodies, before compression.
+    pub logical_bytes: u64,
     /// Wall time of the object's read and store, milliseconds.
     pub duration_ms: u64,
 }
@@ -165,25 +210,47 @@ pub async fn backup<A: SalesforceApi + ?Sized>(
         }
     };
     let support = BulkSupport::default();
-    let mut summaries = BTreeMap::new();
+    // One download budget for the run, whatever number of objects read at once.
+    let budget = Semaphore::new(BLOB_BUDGET_KIB as usize);
     // The window ends now; the next run starts here (minus the lookback), whatever stamps the
     // org hands out, so a clock difference between us and the org loses nothing.
     let end = Timestamp::now();
+    // Writers for every object up front (cheap: stored versions load when a read starts).
+    // An object the continued run finished is not read again in full: its state carries that
+    // run's watermark, so it is read incrementally from there, which stores only what changed
+    // since (the org kept changing while no run was going).
+    let mut jobs = Vec::with_capacity(objects.len());
     for object in &objects {
-        // An object the continued run finished is not read again in full: its state carries
-        // that run's watermark, so it is read incrementally from there, which stores only what
-        // changed since (the org kept changing while no run was going).
-        let resumed = writer.is_finished(object);
-        let object_started = Instant::now();
-        let mut summary =
-            back_up_object(api, org, &mut writer, object, end, options, &support).await?;
-        if resumed {
-            summary.read = "resumed";
-        }
-        summary.duration_ms =
-            u64::try_from(object_started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        summaries.insert(object.clone(), summary);
+        jobs.push((writer.is_finished(object), writer.object_writer(object)?));
     }
+    let (support, budget) = (&support, &budget);
+    // Several objects at a time: one waits on the org while another compresses, and file
+    // objects (a request per body) overlap record objects. Each finished object is recorded
+    // (journal) as it comes; the first failure stops the run, dropping the reads under way.
+    let mut reads = futures::stream::iter(jobs)
+        .map(|(resumed, object_writer)| async move {
+            let object_started = Instant::now();
+            let (mut summary, done) =
+                back_up_object(api, object_writer, end, options, support, budget).await?;
+            if resumed {
+                summary.read = "resumed";
+            }
+            summary.duration_ms =
+                u64::try_from(object_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if let Some(progress) = &options.progress {
+                progress.0.finished(done.object(), &summary);
+            }
+            Ok::<_, Error>((summary, done))
+        })
+        .buffer_unordered(options.parallel_objects.max(1));
+    let mut summaries = BTreeMap::new();
+    while let Some(result) = reads.next().await {
+        let (summary, done) = result?;
+        let object = done.object().to_owned();
+        writer.finish(done).await?;
+        summaries.insert(object, summary);
+    }
+    drop(reads);
     let (blobs_seen, new_blobs) = summaries
         .values()
         .fold((0, 0), |(s, n), o: &ObjectSummary| {
@@ -212,19 +279,20 @@ fn sf(e: coffer_salesforce::Error) -> Error {
     Error::Salesforce(Box::new(e))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Reads one object and writes it through its own writer: its summary, and what it stored.
 async fn back_up_object<A: SalesforceApi + ?Sized>(
     api: &A,
-    org: &OrgRepo,
-    writer: &mut SnapshotWriter<'_>,
-    object: &str,
+    mut writer: ObjectWriter<'_>,
     end: Timestamp,
     options: &BackupOptions,
     support: &BulkSupport,
-) -> Result<ObjectSummary> {
+    budget: &Semaphore,
+) -> Result<(ObjectSummary, FinishedObject)> {
+    let object = writer.object().to_owned();
+    let object = object.as_str();
     let describe = api.describe(object).await.map_err(sf)?;
     let plan = ObjectPlan::from_describe(&describe);
-    let previous = writer.object_state(object).cloned();
+    let previous = writer.previous().cloned();
     let full_due = full_read_due(previous.as_ref(), options);
     let window = match (&previous, full_due) {
         (Some(p), false) => {
@@ -234,7 +302,9 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         _ => Window::full(end),
     };
     // Even a full read compares with what is stored, so unchanged records are not stored again.
-    writer.load_known(object).await?;
+    writer.load_known().await?;
+    // Only a full read of an object with stored records can find records gone.
+    let track_seen = full_due && writer.known_records().next().is_some();
     let count = api.record_count(object).await.map_err(sf)?;
     let method = extract::choose_method(&plan, count, &options.extract, support);
     let mut extraction = Extraction::new(
@@ -256,18 +326,23 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         },
         ..ObjectSummary::default()
     };
+    if let Some(progress) = &options.progress {
+        progress
+            .0
+            .started(object, count, summary.read, summary.method);
+    }
     // Ids a full read returned (queryAll: deleted rows included), to find the records that
-    // vanished from the org since they were stored.
+    // vanished from the org since they were stored (a first read keeps none).
     let mut seen_in_full: HashSet<RecordId> = HashSet::new();
     let mut last_id = String::new();
     let mut rows = RowSink {
         api,
-        org,
-        writer: &mut *writer,
+        writer: &mut writer,
         object,
         blob_fields: &plan.blob_fields,
         options,
-        full_due,
+        budget,
+        track_seen,
         summary: &mut summary,
         seen_in_full: &mut seen_in_full,
         last_id: &mut last_id,
@@ -335,20 +410,27 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
                 rows.store(&a.id, a.stamp_ms, a.deleted, bytes).await?;
             }
         }
+        if let Some(progress) = &options.progress {
+            progress.0.advanced(
+                object,
+                rows.summary.records_seen,
+                rows.summary.logical_bytes,
+            );
+        }
     }
     if full_due {
-        summary.gone = record_gone(api, writer, object, &seen_in_full, end).await?;
-        writer.mark_full_read(object);
+        if track_seen {
+            summary.gone = record_gone(api, &mut writer, object, &seen_in_full, end).await?;
+        }
+        writer.mark_full_read();
     }
-    summary.live = writer.live_count(object);
+    summary.live = writer.live_count();
     let watermark = Watermark {
         stamp_ms: end.millis(),
         id: last_id,
     };
-    writer
-        .finish_object(object, Some(watermark), summary.live)
-        .await?;
-    Ok(summary)
+    let done = writer.finish(Some(watermark), summary.live).await?;
+    Ok((summary, done))
 }
 
 /// A row that is a version the repository lacks (a REST record or a Bulk row), with its key.
@@ -362,12 +444,14 @@ struct Admitted<R> {
 /// What happens to each row an object's read returns, REST record or Bulk row alike.
 struct RowSink<'r, 'w, A: SalesforceApi + ?Sized> {
     api: &'r A,
-    org: &'r OrgRepo,
-    writer: &'r mut SnapshotWriter<'w>,
+    writer: &'r mut ObjectWriter<'w>,
     object: &'r str,
     blob_fields: &'r [String],
     options: &'r BackupOptions,
-    full_due: bool,
+    /// The run's download budget.
+    budget: &'r Semaphore,
+    /// Whether to keep the Ids read (`seen_in_full`).
+    track_seen: bool,
     summary: &'r mut ObjectSummary,
     seen_in_full: &'r mut HashSet<RecordId>,
     last_id: &'r mut String,
@@ -378,34 +462,32 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
     fn admit(&mut self, id: &str, stamp_ms: i64) -> Result<bool> {
         self.summary.records_seen += 1;
         let rid = RecordId::parse(id)?;
-        if self.full_due {
+        if self.track_seen {
             self.seen_in_full.insert(rid);
         }
         self.last_id.clear();
         self.last_id.push_str(id);
         Ok(self
             .writer
-            .newest(self.object, &rid)
+            .newest(&rid)
             .is_none_or(|(stamp, _)| stamp < stamp_ms))
     }
 
     /// Stores the file bodies of admitted rows, several downloads at a time (each waits on
-    /// the previous ones only through the shared memory budget), and returns per row the
-    /// values of the blob fields in `blob_fields` order (`None` for a deleted row, whose
-    /// bodies the org no longer serves).
+    /// the previous ones only through the shared memory budget, and a body holds its share
+    /// until it is packed), and returns per row the values of the blob fields in
+    /// `blob_fields` order (`None` for a deleted row, whose bodies the org no longer serves).
     async fn fetch_blobs<R>(&mut self, rows: &[Admitted<R>]) -> Result<Vec<Vec<Option<Value>>>> {
         if self.blob_fields.is_empty() {
             return Ok(vec![Vec::new(); rows.len()]);
         }
-        let budget = tokio::sync::Semaphore::new(BLOB_BUDGET_KIB as usize);
-        let (api, org, object, options) = (self.api, self.org, self.object, self.options);
+        let (api, object, options, budget) = (self.api, self.object, self.options, self.budget);
         let jobs = rows
             .iter()
             .filter(|a| !a.deleted)
             .flat_map(|a| self.blob_fields.iter().map(move |f| (&a.id, f)));
-        let budget = &budget;
         let mut stored = futures::stream::iter(jobs)
-            .map(|(id, field)| store_blob(api, org, object, id, field, options, budget))
+            .map(|(id, field)| download_blob(api, object, id, field, options, budget))
             .buffered(BLOB_CONCURRENCY);
         let mut out = Vec::with_capacity(rows.len());
         for a in rows {
@@ -418,13 +500,16 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
                 let Some(result) = stored.next().await else {
                     return Err(Error::InvalidArgument("a file body went missing".into()));
                 };
-                let (name, size, new) = result?;
+                let (body, held) = result?;
+                let size = body.len() as u64;
+                let (name, new) = self.writer.add_blob(body).await?;
+                drop(held);
                 self.summary.blobs_seen += 1;
                 if new {
                     self.summary.new_blobs += 1;
-                    self.writer.add_blobs(1, size.0, size.1);
+                    self.summary.logical_bytes += size;
                 }
-                values.push(Some(json!({"coffer:blob": name, "size": size.0})));
+                values.push(Some(json!({"coffer:blob": name, "size": size})));
             }
             out.push(values);
         }
@@ -439,10 +524,12 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
         deleted: bool,
         bytes: Vec<u8>,
     ) -> Result<()> {
+        let bytes_len = bytes.len() as u64;
         self.writer
-            .add_version(self.object, id, stamp_ms, deleted, bytes)
+            .add_version(id, stamp_ms, deleted, bytes)
             .await?;
         self.summary.new_records += 1;
+        self.summary.logical_bytes += bytes_len;
         Ok(())
     }
 }
@@ -466,13 +553,13 @@ fn full_read_due(previous: Option<&ObjectState>, options: &BackupOptions) -> boo
 /// before it is declared gone. Returns how many were.
 async fn record_gone<A: SalesforceApi + ?Sized>(
     api: &A,
-    writer: &mut SnapshotWriter<'_>,
+    writer: &mut ObjectWriter<'_>,
     object: &str,
     seen: &HashSet<RecordId>,
     end: Timestamp,
 ) -> Result<u64> {
     let candidates: Vec<(RecordId, i64)> = writer
-        .known_records(object)
+        .known_records()
         .filter(|(id, (_, kind))| *kind != EntryKind::Gone && !seen.contains(*id))
         .map(|(id, (stamp, _))| (*id, *stamp))
         .collect();
@@ -498,9 +585,7 @@ async fn record_gone<A: SalesforceApi + ?Sized>(
             if !present.contains(&text) {
                 // The entry is dated by the run (it was found gone then), and always after the
                 // version it ends.
-                writer
-                    .add_gone(object, &text, end.millis().max(stamp + 1))
-                    .await?;
+                writer.add_gone(&text, end.millis().max(stamp + 1)).await?;
                 gone += 1;
             }
         }
@@ -545,22 +630,21 @@ const BLOB_CONCURRENCY: usize = 8;
 /// bounded by this budget or by one body, whichever is larger.
 const BLOB_BUDGET_KIB: u32 = 64 * 1024;
 
-/// Downloads a file body and stores it once: (blob name, (plaintext, stored) sizes, new?).
-async fn store_blob<A: SalesforceApi + ?Sized>(
+/// Downloads a file body; returns it with its share of the download budget.
+async fn download_blob<'b, A: SalesforceApi + ?Sized>(
     api: &A,
-    org: &OrgRepo,
     object: &str,
     id: &str,
     field: &str,
     options: &BackupOptions,
-    budget: &tokio::sync::Semaphore,
-) -> Result<(String, (u64, u64), bool)> {
+    budget: &'b Semaphore,
+) -> Result<(Vec<u8>, tokio::sync::SemaphorePermit<'b>)> {
     let stream = api.download_blob(object, id, field).await.map_err(sf)?;
     let kib = stream.content_length.map_or(BLOB_BUDGET_KIB, |n| {
         u32::try_from(n.div_ceil(1024)).map_or(BLOB_BUDGET_KIB, |k| k.clamp(1, BLOB_BUDGET_KIB))
     });
     // The semaphore is never closed, so acquiring only waits.
-    let _held = budget
+    let held = budget
         .acquire_many(kib)
         .await
         .map_err(|_| Error::InvalidArgument("the download budget was closed".into()))?;
@@ -577,8 +661,7 @@ async fn store_blob<A: SalesforceApi + ?Sized>(
             options.max_blob_bytes
         )));
     }
-    let (name, stored, new) = org.put_blob(&body).await?;
-    Ok((name, (body.len() as u64, stored), new))
+    Ok((body, held))
 }
 
 #[cfg(test)]

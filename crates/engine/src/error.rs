@@ -127,6 +127,11 @@ pub enum Error {
     /// The audit log or its verifier failed.
     #[error("audit: {0}")]
     Audit(#[from] coffer_audit::Error),
+
+    /// Work handed to a worker thread (block compression) did not come back: the worker
+    /// panicked or the runtime is shutting down.
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
 }
 
 impl From<coffer_keys::Error> for Error {

@@ -19,7 +19,8 @@ use coffer_salesforce::retry::PollPolicy;
 use coffer_salesforce::{Client, ExtractOptions};
 use coffer_sfsim::org::Mutation;
 use coffer_sfsim::server::{RunningSimulator, Simulator};
-use coffer_store::{Memory, ObjectStore};
+use coffer_store::{Memory, ObjectStore, PutOptions};
+use futures::TryStreamExt;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -218,5 +219,32 @@ async fn full_then_incremental_backup_matches_the_org() {
     let report = org.verify(true).await.unwrap();
     assert_eq!(report.snapshots, 3);
     assert_eq!(report.records, first.new_records + second.new_records);
+    // Every body was read back against its name; bodies share packs.
+    let manifest = org.latest().await.unwrap().unwrap();
+    assert_eq!(report.blobs, manifest.blobs.count);
+    assert_eq!(report.blobs, first.new_blobs + second.new_blobs);
+    assert!(
+        report.blob_packs >= 1 && report.blob_packs < report.blobs,
+        "{report:?}"
+    );
+
+    // A blob pack altered in the store: verify fails, naming it.
+    let store = repo.store().clone();
+    let blob_pack = store
+        .list(&format!("orgs/{org_id}/blobs/"))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .remove(0)
+        .key;
+    let mut bytes = store.get(&blob_pack).await.unwrap().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    store
+        .put(&blob_pack, bytes.into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let err = org.verify(true).await.unwrap_err().to_string();
+    assert!(err.contains(blob_pack.as_ref()), "{err}");
     sim.shutdown().await;
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use coffer_engine::backup::{BackupOptions, BackupSummary, backup};
+use coffer_engine::backup::{BackupOptions, BackupSummary, DEFAULT_PARALLEL_OBJECTS, backup};
 use coffer_engine::repo::Repository;
 use coffer_engine::repo::manifest::RootKey;
 use coffer_keys::{KeyManager, LocalKms};
@@ -13,6 +13,8 @@ use coffer_store::{LocalFs, ObjectStore};
 use secrecy::SecretString;
 
 use crate::repo_cli::{Failure, RepoArgs};
+
+mod progress;
 
 /// `coffer backup`.
 #[derive(Debug, Args)]
@@ -44,6 +46,12 @@ pub(crate) struct BackupArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Draw no progress bars (they are drawn on stderr only when it is a terminal).
+    #[arg(long)]
+    no_progress: bool,
+    /// Objects read at once (each adds its own API calls and about 40 MiB of memory).
+    #[arg(long, default_value_t = DEFAULT_PARALLEL_OBJECTS, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel_objects: u16,
 }
 
 fn client(
@@ -95,6 +103,8 @@ pub(crate) async fn run_backup(args: BackupArgs) -> Result<(), Failure> {
         .await?;
     let options = BackupOptions {
         objects: args.objects.clone(),
+        progress: progress::Bars::on_stderr(!args.no_progress),
+        parallel_objects: usize::from(args.parallel_objects),
         ..BackupOptions::default()
     };
     let summary = backup(&api, &org, &args.instance_url, api.api_version(), &options).await?;
@@ -181,7 +191,10 @@ pub(crate) async fn demo(dir: &Path) -> Result<(), Failure> {
     let org = repo
         .org_or_create(&org_id, "demo", sim.instance_url())
         .await?;
-    let options = BackupOptions::default();
+    let options = BackupOptions {
+        progress: progress::Bars::on_stderr(true),
+        ..BackupOptions::default()
+    };
 
     println!("full backup into {} ...", dir.join("repo").display());
     let full = backup(&api, &org, sim.instance_url(), api.api_version(), &options).await?;

@@ -282,7 +282,8 @@ pub(crate) async fn cat_record(args: CatRecordArgs) -> Result<(), Failure> {
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     repo: RepoArgs,
-    /// Also read back and authenticate every pack, and every record against its index entry.
+    /// Also read back and authenticate every pack, every record against its index entry, and
+    /// every file body against its name.
     #[arg(long)]
     read_data: bool,
 }
@@ -292,14 +293,17 @@ pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
     for org in repo.orgs().await? {
         match org.verify(args.read_data).await {
             Ok(r) => println!(
-                "{} ({}): ok: {} snapshots, {} index segments, {} entries, {} packs, {} records read back",
+                "{} ({}): ok: {} snapshots, {} index segments, {} entries, {} packs, {} records read back, {} blob index segments, {} blob packs, {} file bodies read back",
                 org.name(),
                 org.org_id(),
                 r.snapshots,
                 r.segments,
                 r.entries,
                 r.packs,
-                r.records
+                r.records,
+                r.blob_segments,
+                r.blob_packs,
+                r.blobs
             ),
             Err(e) => {
                 return Err(Failure(

@@ -81,6 +81,36 @@ async fn backup_twice_then_read_and_verify() {
     sim.shutdown().await;
 }
 
+/// Off a terminal (a pipe here, as under scripts and CI) no bar is drawn: stderr stays free of
+/// escape codes and carriage returns, and stdout is the JSON summary alone, with or without
+/// `--no-progress`.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_off_a_terminal_draws_no_progress() {
+    let sim = Simulator::builder()
+        .seed(9)
+        .records(300)
+        .start()
+        .await
+        .unwrap();
+    let setup = Setup::new(&sim);
+    setup.init(&setup.repo);
+    let backup_args = setup.backup_args(&sim, "Account,Contact");
+    for (snapshot, extra) in [(1, &[][..]), (2, &["--no-progress"][..])] {
+        let out = coffer(&[&backup_args[..], extra].concat());
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            !out.stderr.iter().any(|b| *b == 0x1b || *b == b'\r'),
+            "progress drawn on a pipe: {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{out:?}");
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["snapshot"], snapshot);
+        assert!(summary["objects"]["Contact"].is_object(), "{summary}");
+    }
+    sim.shutdown().await;
+}
+
 #[test]
 fn demo_backs_up_changes_and_verifies_then_refuses_to_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
@@ -99,6 +129,12 @@ fn demo_backs_up_changes_and_verifies_then_refuses_to_overwrite() {
     );
     assert!(stdout.contains("verify --read-data: ok"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("DEMO master key"));
+    // stderr is a pipe: the demo draws no progress bars either.
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = tmp.path().join("coffer-demo/master.key");
     assert_eq!(
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,

@@ -386,13 +386,13 @@ impl IndexSegment {
 }
 
 /// A bounds-checked cursor over untrusted bytes.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+    pub(super) fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
         let end = self
             .pos
             .checked_add(n)
@@ -403,24 +403,24 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn array<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
+    pub(super) fn array<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
         let slice = self.take(N)?;
         let mut out = [0u8; N];
         out.copy_from_slice(slice);
         Ok(out)
     }
 
-    fn u8(&mut self) -> std::result::Result<u8, String> {
+    pub(super) fn u8(&mut self) -> std::result::Result<u8, String> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u16(&mut self) -> std::result::Result<u16, String> {
+    pub(super) fn u16(&mut self) -> std::result::Result<u16, String> {
         Ok(u16::from_be_bytes(self.array()?))
     }
 
     /// A u32 count of items of `item_len` bytes, refused when the rest of the input cannot
     /// hold that many (so a forged count cannot make us allocate).
-    fn count(&mut self, item_len: usize) -> std::result::Result<usize, String> {
+    pub(super) fn count(&mut self, item_len: usize) -> std::result::Result<usize, String> {
         let count = usize::try_from(u32::from_be_bytes(self.array()?))
             .map_err(|_| "count does not fit in memory".to_owned())?;
         let remaining = self.bytes.len() - self.pos;

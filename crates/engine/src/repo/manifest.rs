@@ -113,14 +113,17 @@ pub enum RunKind {
     Reconcile,
 }
 
-/// Blob totals of a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The file bodies of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlobTotals {
-    /// Distinct blobs referenced.
+    /// Distinct blobs stored.
     pub count: u64,
     /// Their plaintext bytes.
     pub bytes: u64,
+    /// Blob index segments (content names, hex), oldest first: together they locate every
+    /// body stored (repository.md §5).
+    pub index: Vec<String>,
 }
 
 /// A snapshot manifest (`orgs/<org>/snapshots/<seq>`).

@@ -7,6 +7,7 @@
 //! record as of a snapshot, and [`verify`] authenticates all of it. The backup driver (Salesforce to snapshot), `verify` and the CLI
 //! come with the rest of issue 11.
 
+pub mod blobs;
 pub mod index;
 pub mod manifest;
 pub mod pack;
@@ -15,6 +16,6 @@ pub mod snapshot;
 pub mod store;
 pub mod verify;
 
-pub use snapshot::{SnapshotWriter, StoredVersion};
+pub use snapshot::{FinishedObject, ObjectWriter, SnapshotWriter, StoredVersion};
 pub use store::{ContentKind, ContentName, OrgRepo, Repository};
 pub use verify::VerifyReport;

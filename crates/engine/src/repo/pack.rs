@@ -64,32 +64,60 @@ impl PackBuilder {
         lines: &[L],
         compressor: &mut Compressor,
     ) -> Result<BlockInfo> {
-        if lines.is_empty() {
-            return Err(Error::InvalidArgument(
-                "a block needs at least one record".into(),
-            ));
-        }
-        self.scratch.clear();
+        let mut content = std::mem::take(&mut self.scratch);
+        content.clear();
         for line in lines {
             let line = line.as_ref();
-            if line.contains(&b'\n') {
+            if memchr::memchr(b'\n', line).is_some() {
+                self.scratch = content;
                 return Err(Error::InvalidArgument(
                     "a canonical record cannot contain a raw newline".into(),
                 ));
             }
-            self.scratch.extend_from_slice(line);
-            self.scratch.push(b'\n');
+            content.extend_from_slice(line);
+            content.push(b'\n');
+        }
+        let info = self.push_content(object, &content, compressor);
+        self.scratch = content;
+        info
+    }
+
+    /// Appends a block whose content is record lines already joined: each canonical record
+    /// followed by `\n`, at least one. The caller has checked that no record holds a raw
+    /// newline (here it would read as two records).
+    pub fn push_content(
+        &mut self,
+        object: &str,
+        content: &[u8],
+        compressor: &mut Compressor,
+    ) -> Result<BlockInfo> {
+        if content.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a block needs at least one record".into(),
+            ));
+        }
+        if content.last() != Some(&b'\n') {
+            return Err(Error::InvalidArgument(
+                "a block's content must end with a newline".into(),
+            ));
+        }
+        // Lines are what the newlines delimit: a record with a raw newline would become two.
+        let records = memchr::memchr_iter(b'\n', content).count();
+        if content.starts_with(b"\n") || memchr::memmem::find(content, b"\n\n").is_some() {
+            return Err(Error::InvalidArgument(
+                "a canonical record cannot be empty or contain a raw newline".into(),
+            ));
         }
         let offset = self.plaintext.len();
         compressor
-            .compress_into(&self.scratch, &mut self.plaintext)
+            .compress_into(content, &mut self.plaintext)
             .map_err(Error::Compress)?;
         let too_big = || Error::InvalidArgument("block larger than 4 GiB".into());
         let info = BlockInfo {
             object: object.to_owned(),
             offset: u64::try_from(offset).map_err(|_| too_big())?,
             length: u32::try_from(self.plaintext.len() - offset).map_err(|_| too_big())?,
-            records: u32::try_from(lines.len()).map_err(|_| too_big())?,
+            records: u32::try_from(records).map_err(|_| too_big())?,
         };
         self.blocks.push(info.clone());
         Ok(info)

@@ -1,10 +1,17 @@
-//! Writing a snapshot (record versions → packs and index segments → a committed manifest) and
-//! reading a record as of a snapshot (`docs/format/repository.md` §4, §6, §7).
+//! Writing a snapshot (record versions and file bodies → packs and index segments → a committed
+//! manifest) and reading a record as of a snapshot (`docs/format/repository.md` §4–§8).
+//!
+//! A run writes each object through its own [`ObjectWriter`], so objects can be read and
+//! written concurrently; the [`SnapshotWriter`] takes each finished object (journal, §8) and
+//! commits the snapshot once all are.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use coffer_compress::{Compressor, Decompressor, DictionarySet, Level, Limits};
+use tokio::sync::OnceCell;
 
+use super::blobs::{BLOB_NAME_LEN, BlobPacker};
 use super::index::{EntryKind, IndexEntry, IndexSegment, Location, RecordId};
 use super::manifest::{
     BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
@@ -15,15 +22,16 @@ use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
 
 /// Uncompressed record bytes per block. Larger blocks compress better (records of one object
-/// repeat field names and values), smaller ones make a point read inflate less: at 8 MiB and
-/// level 9 a block inflates in under 10 ms, and records take 32% fewer bytes than in 256 KiB
-/// blocks at level 3 (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9
-/// -B8388608` against `zstd -b3 -B262144`).
+/// repeat field names and values), smaller ones make a point read inflate less: at 8 MiB a
+/// block inflates in under 10 ms, and records take 32% fewer bytes than in 256 KiB blocks at
+/// level 3 (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9 -B8388608` against
+/// `zstd -b3 -B262144`).
 const BLOCK_TARGET: usize = 8 * 1024 * 1024;
 /// zstd level of record blocks.
 const BLOCK_LEVEL: i32 = 9;
-/// Plaintext bytes per pack before a new one starts.
-const PACK_TARGET: usize = 16 * 1024 * 1024;
+/// Plaintext bytes per pack before a new one starts (about 80 MB of records). A pack is held
+/// in memory, and sealed into a copy, while it is built and stored, by each object written.
+const PACK_TARGET: usize = 8 * 1024 * 1024;
 /// Largest block a reader decompresses (a bomb guard; blocks are ~8 MiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
@@ -35,16 +43,21 @@ struct Pending {
     canonical: Vec<u8>,
 }
 
-/// What a run has written of one object so far. Memory is bounded by one block being filled
-/// and one pack being built (plus an index entry per version): a pack is stored as soon as it
-/// is full, not when the object is finished.
-struct ObjectRun {
+/// The compressor and the pack being built: handed to a worker thread while a block
+/// compresses, so the object's read goes on (and other objects' reads) meanwhile.
+struct Packing {
     compressor: Compressor,
-    /// Records waiting for the block being filled.
-    block: Vec<Pending>,
-    block_bytes: usize,
-    /// The pack being built.
     builder: PackBuilder,
+}
+
+/// What a run has written of one object's records so far. Memory is bounded by one block
+/// being filled and one pack being built (plus an index entry per version): a pack is stored
+/// as soon as it is full, not when the object is finished.
+struct ObjectRun {
+    packing: Option<Packing>,
+    /// The block being filled: record lines, each followed by `\n`, and their keys.
+    block: Vec<u8>,
+    block_keys: Vec<(RecordId, i64, EntryKind)>,
     /// Packs of this object stored by this run, in order (entries name them by ordinal).
     packs: Vec<[u8; 32]>,
     entries: Vec<IndexEntry>,
@@ -55,11 +68,13 @@ struct ObjectRun {
 impl ObjectRun {
     fn new() -> Result<Self> {
         Ok(Self {
-            compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
-                .map_err(Error::Compress)?,
+            packing: Some(Packing {
+                compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
+                    .map_err(Error::Compress)?,
+                builder: PackBuilder::new(),
+            }),
             block: Vec::new(),
-            block_bytes: 0,
-            builder: PackBuilder::new(),
+            block_keys: Vec::new(),
             packs: Vec::new(),
             entries: Vec::new(),
             versions: 0,
@@ -67,22 +82,44 @@ impl ObjectRun {
         })
     }
 
-    /// Compresses the records waiting into one block of the pack being built.
-    fn flush_block(&mut self, object: &str) -> Result<()> {
-        if self.block.is_empty() {
+    fn packing(&mut self) -> Result<&mut Packing> {
+        // Taken only while a block compresses, and put back before `flush_block` returns.
+        self.packing
+            .as_mut()
+            .ok_or_else(|| Error::Worker("the pack builder went missing".into()))
+    }
+
+    /// Compresses the records waiting into one block of the pack being built, on a worker
+    /// thread (zstd at this level is most of a backup's CPU).
+    async fn flush_block(&mut self, object: &str) -> Result<()> {
+        if self.block_keys.is_empty() {
             return Ok(());
         }
-        let lines: Vec<&[u8]> = self.block.iter().map(|p| p.canonical.as_slice()).collect();
-        let info = self
-            .builder
-            .push_block(object, &lines, &mut self.compressor)?;
+        let block = std::mem::take(&mut self.block);
+        let Some(mut packing) = self.packing.take() else {
+            return Err(Error::Worker("the pack builder went missing".into()));
+        };
+        let name = object.to_owned();
+        let (packing, mut block, info) = tokio::task::spawn_blocking(move || {
+            let info = packing
+                .builder
+                .push_content(&name, &block, &mut packing.compressor);
+            (packing, block, info)
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))?;
+        self.packing = Some(packing);
+        let info = info?;
+        // The allocation serves the next block.
+        block.clear();
+        self.block = block;
         let pack = u32::try_from(self.packs.len())
             .map_err(|_| Error::InvalidArgument("too many packs".into()))?;
-        for (ordinal, p) in self.block.drain(..).enumerate() {
+        for (ordinal, (id, stamp_ms, kind)) in self.block_keys.drain(..).enumerate() {
             self.entries.push(IndexEntry {
-                id: p.id,
-                stamp_ms: p.stamp_ms,
-                kind: p.kind,
+                id,
+                stamp_ms,
+                kind,
                 location: Location {
                     pack,
                     offset: info.offset,
@@ -91,19 +128,367 @@ impl ObjectRun {
                 },
             });
         }
-        self.block_bytes = 0;
         Ok(())
     }
 
     /// Stores the pack being built (if it holds anything); returns its name and stored size.
     async fn flush_pack(&mut self, org: &OrgRepo) -> Result<Option<(ContentName, u64)>> {
-        if self.builder.is_empty() {
+        let packing = self.packing()?;
+        if packing.builder.is_empty() {
             return Ok(None);
         }
-        let (plaintext, _) = std::mem::take(&mut self.builder).finish()?;
+        let (plaintext, _) = std::mem::take(&mut packing.builder).finish()?;
         let (name, size) = org.put_content(ContentKind::Pack, &plaintext).await?;
         self.packs.push(name.0);
         Ok(Some((name, size)))
+    }
+}
+
+/// The names of the file bodies stored before the run and queued by it, shared by the objects
+/// written concurrently (a body two objects name is stored once). Loaded from the blob index
+/// the first time a body is added.
+#[derive(Clone)]
+struct BlobNames {
+    /// The blob index segments before the run.
+    segments: Arc<Vec<String>>,
+    names: Arc<OnceCell<Mutex<HashSet<[u8; BLOB_NAME_LEN]>>>>,
+}
+
+impl BlobNames {
+    fn new(segments: Vec<String>) -> Self {
+        Self {
+            segments: Arc::new(segments),
+            names: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Notes `name` as stored; whether it was new.
+    async fn insert(&self, org: &OrgRepo, name: [u8; BLOB_NAME_LEN]) -> Result<bool> {
+        let names = self
+            .names
+            .get_or_try_init(|| async {
+                let mut names = HashSet::new();
+                for segment in self.segments.iter() {
+                    let segment = org.blob_segment(segment).await?;
+                    names.extend(segment.entries().iter().map(|e| e.name));
+                }
+                Ok::<_, Error>(Mutex::new(names))
+            })
+            .await?;
+        let mut names = names
+            .lock()
+            .map_err(|_| Error::Worker("the blob name set was poisoned".into()))?;
+        Ok(names.insert(name))
+    }
+}
+
+/// What a run needs to write one object: handed out by [`SnapshotWriter::object_writer`].
+pub struct ObjectWriter<'a> {
+    org: &'a OrgRepo,
+    object: String,
+    /// The object's state before this run (the parent's, or the continued run's).
+    previous: Option<ObjectState>,
+    /// Once loaded: the newest stored or queued version of each record.
+    known: Option<HashMap<RecordId, (i64, EntryKind)>>,
+    run: Option<ObjectRun>,
+    blob_names: BlobNames,
+    packer: Option<BlobPacker>,
+    full_read: bool,
+    packs_added: Vec<String>,
+    bytes_added: u64,
+    logical_bytes_added: u64,
+    blobs_added: (u64, u64),
+}
+
+impl std::fmt::Debug for ObjectWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectWriter")
+            .field("object", &self.object)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> ObjectWriter<'a> {
+    /// The object written.
+    pub fn object(&self) -> &str {
+        &self.object
+    }
+
+    /// The object's state before this run.
+    pub fn previous(&self) -> Option<&ObjectState> {
+        self.previous.as_ref()
+    }
+
+    /// Loads the newest stored version of each record of the object (from the previous
+    /// state's index segments), once. Versions can be queued only after this.
+    pub async fn load_known(&mut self) -> Result<()> {
+        if self.known.is_some() {
+            return Ok(());
+        }
+        let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
+        let segments = self.previous.as_ref().map_or(&[][..], |s| &s.index[..]);
+        for name in segments {
+            let segment = self.org.segment(name).await?;
+            for e in segment.entries() {
+                let slot = known.entry(e.id).or_insert((e.stamp_ms, e.kind));
+                if e.stamp_ms >= slot.0 {
+                    *slot = (e.stamp_ms, e.kind);
+                }
+            }
+        }
+        self.known = Some(known);
+        Ok(())
+    }
+
+    /// The newest version of `id` stored or queued so far: its stamp and kind. `None` when
+    /// the record is unknown or nothing was loaded ([`Self::load_known`]).
+    pub fn newest(&self, id: &RecordId) -> Option<(i64, EntryKind)> {
+        self.known.as_ref()?.get(id).copied()
+    }
+
+    /// Every record stored or queued so far, with its newest stamp and kind (nothing unless
+    /// loaded, [`Self::load_known`]).
+    pub fn known_records(&self) -> impl Iterator<Item = (&RecordId, &(i64, EntryKind))> {
+        self.known.iter().flatten()
+    }
+
+    /// Records whose newest version is live (neither deleted nor gone).
+    pub fn live_count(&self) -> u64 {
+        self.known.as_ref().map_or(0, |known| {
+            known
+                .values()
+                .filter(|(_, kind)| *kind == EntryKind::Version)
+                .count() as u64
+        })
+    }
+
+    /// Notes that this run read the object in full (in an otherwise incremental run), so the
+    /// snapshot records the run's start as its last full read.
+    pub fn mark_full_read(&mut self) {
+        self.full_read = true;
+    }
+
+    /// Queues a stored version: `canonical` is the canonical record (`record::canonical`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] unless the version is newer than every version of the record
+    /// stored or queued before (repository.md §6: a later segment only adds later stamps, which
+    /// is what lets a reader stop at the first segment that knows a record).
+    pub async fn add_version(
+        &mut self,
+        id: &str,
+        stamp_ms: i64,
+        deleted: bool,
+        canonical: Vec<u8>,
+    ) -> Result<()> {
+        let kind = if deleted {
+            EntryKind::Deleted
+        } else {
+            EntryKind::Version
+        };
+        self.push(Pending {
+            id: RecordId::parse(id)?,
+            stamp_ms,
+            kind,
+            canonical,
+        })
+        .await
+    }
+
+    /// Queues a record found gone (no content); the same ordering rule as [`Self::add_version`].
+    pub async fn add_gone(&mut self, id: &str, stamp_ms: i64) -> Result<()> {
+        self.push(Pending {
+            id: RecordId::parse(id)?,
+            stamp_ms,
+            kind: EntryKind::Gone,
+            canonical: Vec::new(),
+        })
+        .await
+    }
+
+    async fn push(&mut self, pending: Pending) -> Result<()> {
+        let object = &self.object;
+        if memchr::memchr(b'\n', &pending.canonical).is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "a {object} record holds a raw newline (not canonical)"
+            )));
+        }
+        let Some(known) = self.known.as_mut() else {
+            return Err(Error::InvalidArgument(format!(
+                "versions of {object} queued before its stored versions were loaded"
+            )));
+        };
+        if let Some(&(stamp, _)) = known.get(&pending.id)
+            && stamp >= pending.stamp_ms
+        {
+            return Err(Error::InvalidArgument(format!(
+                "a version of {object} {} at {} is not newer than the one at {stamp}",
+                pending.id, pending.stamp_ms
+            )));
+        }
+        known.insert(pending.id, (pending.stamp_ms, pending.kind));
+        let run = match &mut self.run {
+            Some(run) => run,
+            None => self.run.insert(ObjectRun::new()?),
+        };
+        if pending.kind == EntryKind::Gone {
+            run.gone += 1;
+            run.entries.push(IndexEntry {
+                id: pending.id,
+                stamp_ms: pending.stamp_ms,
+                kind: EntryKind::Gone,
+                location: Location::default(),
+            });
+            return Ok(());
+        }
+        run.versions += 1;
+        self.logical_bytes_added += pending.canonical.len() as u64;
+        run.block.extend_from_slice(&pending.canonical);
+        run.block.push(b'\n');
+        run.block_keys
+            .push((pending.id, pending.stamp_ms, pending.kind));
+        if run.block.len() >= BLOCK_TARGET {
+            run.flush_block(&self.object).await?;
+            if run.packing()?.builder.len() >= PACK_TARGET
+                && let Some((name, size)) = run.flush_pack(self.org).await?
+            {
+                self.packs_added.push(name.to_hex());
+                self.bytes_added += size;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a file body once: returns its name (`OrgRepo::blob_name`, as blob references
+    /// carry it) and whether it is new. A new body is queued in a blob pack (compressed on a
+    /// worker thread); it is in the repository once the object is finished.
+    pub async fn add_blob(&mut self, body: Vec<u8>) -> Result<(String, bool)> {
+        let name = self.org.blob_name(&body);
+        let mut key = [0u8; BLOB_NAME_LEN];
+        hex::decode_to_slice(&name, &mut key)
+            .map_err(|_| Error::InvalidArgument("blob name is not hex".into()))?;
+        if !self.blob_names.insert(self.org, key).await? {
+            return Ok((name, false));
+        }
+        let size = body.len() as u64;
+        let mut packer = match self.packer.take() {
+            Some(packer) => packer,
+            None => BlobPacker::new()?,
+        };
+        let (packer, pushed) = tokio::task::spawn_blocking(move || {
+            let pushed = packer.push(key, &body);
+            (packer, pushed)
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))?;
+        let full = packer.pack_full();
+        self.packer = Some(packer);
+        pushed?;
+        self.blobs_added.0 += 1;
+        self.blobs_added.1 += size;
+        self.logical_bytes_added += size;
+        if full {
+            self.store_blob_pack().await?;
+        }
+        Ok((name, true))
+    }
+
+    /// Stores the blob pack being built, if it holds anything.
+    async fn store_blob_pack(&mut self) -> Result<()> {
+        let Some(packer) = &mut self.packer else {
+            return Ok(());
+        };
+        if let Some(plaintext) = packer.take_pack()? {
+            let (name, size) = self
+                .org
+                .put_content(ContentKind::BlobPack, &plaintext)
+                .await?;
+            packer.pack_stored(name.0);
+            self.bytes_added += size;
+        }
+        Ok(())
+    }
+
+    /// Stores everything queued (the last packs, the index segment, the blob index segment)
+    /// and says what the object now is: `watermark` (when the read had one) and `live` records.
+    pub async fn finish(
+        mut self,
+        watermark: Option<Watermark>,
+        live: u64,
+    ) -> Result<FinishedObject> {
+        // Bodies first: the object's records name them.
+        let mut blob_segment = None;
+        if self.packer.as_ref().is_some_and(|p| !p.is_empty()) {
+            self.store_blob_pack().await?;
+            if let Some(packer) = &mut self.packer {
+                let segment = packer.finish()?;
+                let (name, size) = self
+                    .org
+                    .put_content(ContentKind::BlobIndex, &segment.to_stored()?)
+                    .await?;
+                self.bytes_added += size;
+                blob_segment = Some(name.to_hex());
+            }
+        }
+        let mut done = FinishedObject {
+            object: std::mem::take(&mut self.object),
+            watermark,
+            live,
+            full_read: self.full_read,
+            index_segment: None,
+            versions: 0,
+            gone: 0,
+            blob_segment,
+            blobs_added: self.blobs_added,
+            packs_added: Vec::new(),
+            bytes_added: 0,
+            logical_bytes_added: self.logical_bytes_added,
+        };
+        if let Some(mut run) = self.run.take() {
+            run.flush_block(&done.object).await?;
+            if let Some((name, size)) = run.flush_pack(self.org).await? {
+                self.packs_added.push(name.to_hex());
+                self.bytes_added += size;
+            }
+            // The segment sorts its entries by (Id, stamp); `push` admitted one per pair.
+            let segment = IndexSegment::new(&done.object, run.packs, run.entries)?;
+            let (name, size) = self
+                .org
+                .put_content(ContentKind::Index, &segment.to_stored()?)
+                .await?;
+            self.bytes_added += size;
+            done.index_segment = Some(name.to_hex());
+            done.versions = run.versions;
+            done.gone = run.gone;
+        }
+        done.packs_added = std::mem::take(&mut self.packs_added);
+        done.bytes_added = self.bytes_added;
+        Ok(done)
+    }
+}
+
+/// An object an [`ObjectWriter`] finished: everything it stored, for
+/// [`SnapshotWriter::finish`] to record.
+#[derive(Debug)]
+pub struct FinishedObject {
+    object: String,
+    watermark: Option<Watermark>,
+    live: u64,
+    full_read: bool,
+    index_segment: Option<String>,
+    versions: u64,
+    gone: u64,
+    blob_segment: Option<String>,
+    blobs_added: (u64, u64),
+    packs_added: Vec<String>,
+    bytes_added: u64,
+    logical_bytes_added: u64,
+}
+
+impl FinishedObject {
+    /// The object.
+    pub fn object(&self) -> &str {
+        &self.object
     }
 }
 
@@ -115,14 +500,13 @@ pub struct SnapshotWriter<'a> {
     run: String,
     started_ms: i64,
     objects: BTreeMap<String, ObjectState>,
-    /// Objects with versions queued and not yet finished.
-    runs: BTreeMap<String, ObjectRun>,
-    /// Per object, once loaded: the newest stored or queued version of each record.
-    known: BTreeMap<String, HashMap<RecordId, (i64, EntryKind)>>,
-    /// Objects this run read in full (their `last_full_ms` becomes the run's start).
-    full_reads: BTreeSet<String>,
+    /// Objects handed out and not finished: by [`Self::object_writer`], or opened here by
+    /// [`Self::load_known`] for the one-object-at-a-time calls.
+    handed_out: BTreeSet<String>,
+    open: BTreeMap<String, ObjectWriter<'a>>,
     /// Objects finished (by this run, or by the run it continues).
     finished: BTreeSet<String>,
+    blob_names: BlobNames,
     /// The number of the last journal written.
     journal_n: u64,
     packs_added: Vec<String>,
@@ -154,7 +538,7 @@ impl<'a> SnapshotWriter<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        let blobs = parent.as_ref().map(|m| m.blobs).unwrap_or_default();
+        let blobs = parent.as_ref().map(|m| m.blobs.clone()).unwrap_or_default();
         Ok(Self {
             org,
             parent,
@@ -162,10 +546,10 @@ impl<'a> SnapshotWriter<'a> {
             run,
             started_ms,
             objects,
-            runs: BTreeMap::new(),
-            known: BTreeMap::new(),
-            full_reads: BTreeSet::new(),
+            handed_out: BTreeSet::new(),
+            open: BTreeMap::new(),
             finished: BTreeSet::new(),
+            blob_names: BlobNames::new(blobs.index.clone()),
             journal_n: 0,
             packs_added: Vec::new(),
             bytes_added: 0,
@@ -197,10 +581,10 @@ impl<'a> SnapshotWriter<'a> {
             run: journal.run,
             started_ms: journal.started_ms,
             objects: journal.objects,
-            runs: BTreeMap::new(),
-            known: BTreeMap::new(),
-            full_reads: BTreeSet::new(),
+            handed_out: BTreeSet::new(),
+            open: BTreeMap::new(),
             finished: journal.finished,
+            blob_names: BlobNames::new(journal.blobs.index.clone()),
             journal_n: journal.n,
             packs_added: journal.packs_added,
             bytes_added: journal.bytes_added,
@@ -234,168 +618,44 @@ impl<'a> SnapshotWriter<'a> {
         self.objects.get(object)
     }
 
-    /// Loads the newest stored version of each record of `object` (from the parent snapshot's
-    /// index segments), once per run. Versions of `object` can be queued only after this.
-    pub async fn load_known(&mut self, object: &str) -> Result<()> {
-        if self.known.contains_key(object) {
-            return Ok(());
-        }
-        let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
-        let segments = self.objects.get(object).map_or(&[][..], |s| &s.index[..]);
-        for name in segments {
-            let segment = self.org.segment(name).await?;
-            for e in segment.entries() {
-                let slot = known.entry(e.id).or_insert((e.stamp_ms, e.kind));
-                if e.stamp_ms >= slot.0 {
-                    *slot = (e.stamp_ms, e.kind);
-                }
-            }
-        }
-        self.known.insert(object.to_owned(), known);
-        Ok(())
-    }
-
-    /// The newest version of `object`/`id` stored or queued so far: its stamp and kind.
-    /// `None` when the record is unknown or `object` was not loaded ([`Self::load_known`]).
-    pub fn newest(&self, object: &str, id: &RecordId) -> Option<(i64, EntryKind)> {
-        self.known.get(object)?.get(id).copied()
-    }
-
-    /// Every record of `object` stored or queued so far, with its newest stamp and kind
-    /// (nothing unless `object` was loaded, [`Self::load_known`]).
-    pub fn known_records(
-        &self,
-        object: &str,
-    ) -> impl Iterator<Item = (&RecordId, &(i64, EntryKind))> {
-        self.known.get(object).into_iter().flatten()
-    }
-
-    /// Records of `object` whose newest version is live (neither deleted nor gone).
-    pub fn live_count(&self, object: &str) -> u64 {
-        self.known.get(object).map_or(0, |known| {
-            known
-                .values()
-                .filter(|(_, kind)| *kind == EntryKind::Version)
-                .count() as u64
-        })
-    }
-
-    /// Queues a stored version: `canonical` is the canonical record (`record::canonical`).
+    /// A writer for `object`, which may run concurrently with the writers of other objects;
+    /// hand it back to [`Self::finish`]. One per object and run.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless the version is newer than every version of the record
-    /// stored or queued before (repository.md §6: a later segment only adds later stamps, which
-    /// is what lets a reader stop at the first segment that knows a record).
-    pub async fn add_version(
-        &mut self,
-        object: &str,
-        id: &str,
-        stamp_ms: i64,
-        deleted: bool,
-        canonical: Vec<u8>,
-    ) -> Result<()> {
-        let kind = if deleted {
-            EntryKind::Deleted
-        } else {
-            EntryKind::Version
-        };
-        self.push(
-            object,
-            Pending {
-                id: RecordId::parse(id)?,
-                stamp_ms,
-                kind,
-                canonical,
-            },
-        )
-        .await
-    }
-
-    /// Queues a record found gone (no content); the same ordering rule as [`Self::add_version`].
-    pub async fn add_gone(&mut self, object: &str, id: &str, stamp_ms: i64) -> Result<()> {
-        self.push(
-            object,
-            Pending {
-                id: RecordId::parse(id)?,
-                stamp_ms,
-                kind: EntryKind::Gone,
-                canonical: Vec::new(),
-            },
-        )
-        .await
-    }
-
-    async fn push(&mut self, object: &str, pending: Pending) -> Result<()> {
+    /// [`Error::InvalidArgument`] for an empty name or an object already handed out.
+    pub fn object_writer(&mut self, object: &str) -> Result<ObjectWriter<'a>> {
         if object.is_empty() {
             return Err(Error::InvalidArgument("empty object name".into()));
         }
-        let Some(known) = self.known.get_mut(object) else {
+        if !self.handed_out.insert(object.to_owned()) {
             return Err(Error::InvalidArgument(format!(
-                "versions of {object} queued before its stored versions were loaded"
-            )));
-        };
-        if let Some(&(stamp, _)) = known.get(&pending.id)
-            && stamp >= pending.stamp_ms
-        {
-            return Err(Error::InvalidArgument(format!(
-                "a version of {object} {} at {} is not newer than the one at {stamp}",
-                pending.id, pending.stamp_ms
+                "{object} is already being written"
             )));
         }
-        known.insert(pending.id, (pending.stamp_ms, pending.kind));
-        let run = match self.runs.entry(object.to_owned()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(ObjectRun::new()?),
-        };
-        if pending.kind == EntryKind::Gone {
-            run.gone += 1;
-            run.entries.push(IndexEntry {
-                id: pending.id,
-                stamp_ms: pending.stamp_ms,
-                kind: EntryKind::Gone,
-                location: Location::default(),
-            });
-            return Ok(());
-        }
-        run.versions += 1;
-        run.block_bytes += pending.canonical.len() + 1;
-        self.logical_bytes_added += pending.canonical.len() as u64;
-        run.block.push(pending);
-        if run.block_bytes >= BLOCK_TARGET {
-            run.flush_block(object)?;
-            if run.builder.len() >= PACK_TARGET
-                && let Some((name, size)) = run.flush_pack(self.org).await?
-            {
-                self.packs_added.push(name.to_hex());
-                self.bytes_added += size;
-            }
-        }
-        Ok(())
+        Ok(ObjectWriter {
+            org: self.org,
+            object: object.to_owned(),
+            previous: self.objects.get(object).cloned(),
+            known: None,
+            run: None,
+            blob_names: self.blob_names.clone(),
+            packer: None,
+            full_read: false,
+            packs_added: Vec::new(),
+            bytes_added: 0,
+            logical_bytes_added: 0,
+            blobs_added: (0, 0),
+        })
     }
 
-    /// Notes that this run read `object` in full (in an otherwise incremental run), so the
-    /// snapshot records the run's start as the object's last full read. Call it before
-    /// [`Self::finish_object`].
-    pub fn mark_full_read(&mut self, object: &str) {
-        self.full_reads.insert(object.to_owned());
-    }
-
-    /// Stores what was queued for `object` (packs, then one index segment) and records its new
-    /// watermark and live count.
-    pub async fn finish_object(
-        &mut self,
-        object: &str,
-        watermark: Option<Watermark>,
-        live: u64,
-    ) -> Result<()> {
-        let run = self.runs.remove(object);
-        // The object's newest-version map is not needed once it is finished (a later
-        // `load_known` reloads it from the segments, this run's included), and keeping every
-        // object's map made a run's memory grow with the org rather than its largest object.
-        self.known.remove(object);
+    /// Records a finished object: its new segments, watermark and counts, and a journal so a
+    /// run that dies after it does not read it again.
+    pub async fn finish(&mut self, done: FinishedObject) -> Result<()> {
+        let object = done.object;
+        self.handed_out.remove(&object);
         let state = self
             .objects
-            .entry(object.to_owned())
+            .entry(object.clone())
             .or_insert_with(|| ObjectState {
                 watermark: None,
                 live: 0,
@@ -405,40 +665,95 @@ impl<'a> SnapshotWriter<'a> {
                 dictionary: None,
                 last_full_ms: None,
             });
-        state.live = live;
-        if watermark.is_some() {
-            state.watermark = watermark;
+        state.live = done.live;
+        if done.watermark.is_some() {
+            state.watermark = done.watermark;
         }
-        if matches!(self.kind, RunKind::Full | RunKind::Reconcile)
-            || self.full_reads.contains(object)
-        {
+        if matches!(self.kind, RunKind::Full | RunKind::Reconcile) || done.full_read {
             state.last_full_ms = Some(self.started_ms);
         }
-        self.finished.insert(object.to_owned());
-        let full_read = self.full_reads.contains(object);
-        let Some(mut run) = run else {
-            // Nothing stored: re-reading it costs little, unless it was a full read.
-            if full_read {
-                self.write_journal().await?;
-            }
-            return Ok(());
-        };
-        run.flush_block(object)?;
-        if let Some((name, size)) = run.flush_pack(self.org).await? {
-            self.packs_added.push(name.to_hex());
-            self.bytes_added += size;
+        if let Some(segment) = done.index_segment.clone() {
+            state.index.push(segment);
         }
-        // The segment sorts its entries by (Id, stamp); `push` admitted one per pair.
-        let segment = IndexSegment::new(object, run.packs, run.entries)?;
-        let (name, size) = self
-            .org
-            .put_content(ContentKind::Index, &segment.to_stored()?)
-            .await?;
-        self.bytes_added += size;
-        state.index.push(name.to_hex());
-        state.versions_added += run.versions;
-        state.gone_added += run.gone;
-        self.write_journal().await
+        state.versions_added += done.versions;
+        state.gone_added += done.gone;
+        self.finished.insert(object);
+        if let Some(segment) = done.blob_segment {
+            self.blobs.index.push(segment);
+        }
+        self.blobs.count += done.blobs_added.0;
+        self.blobs.bytes += done.blobs_added.1;
+        self.packs_added.extend(done.packs_added);
+        self.bytes_added += done.bytes_added;
+        self.logical_bytes_added += done.logical_bytes_added;
+        // Nothing stored: re-reading it costs little, unless it was a full read.
+        if done.index_segment.is_some() || done.full_read {
+            self.write_journal().await?;
+        }
+        Ok(())
+    }
+
+    fn opened(&mut self, object: &str) -> Result<&mut ObjectWriter<'a>> {
+        self.open.get_mut(object).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "versions of {object} queued before its stored versions were loaded"
+            ))
+        })
+    }
+
+    /// Opens `object` for the one-object-at-a-time calls below and loads its stored versions
+    /// ([`ObjectWriter::load_known`]).
+    pub async fn load_known(&mut self, object: &str) -> Result<()> {
+        if !self.open.contains_key(object) {
+            let writer = self.object_writer(object)?;
+            self.open.insert(object.to_owned(), writer);
+        }
+        self.opened(object)?.load_known().await
+    }
+
+    /// [`ObjectWriter::newest`] of an object opened by [`Self::load_known`].
+    pub fn newest(&self, object: &str, id: &RecordId) -> Option<(i64, EntryKind)> {
+        self.open.get(object)?.newest(id)
+    }
+
+    /// [`ObjectWriter::live_count`] of an object opened by [`Self::load_known`].
+    pub fn live_count(&self, object: &str) -> u64 {
+        self.open.get(object).map_or(0, ObjectWriter::live_count)
+    }
+
+    /// [`ObjectWriter::add_version`] on an object opened by [`Self::load_known`].
+    pub async fn add_version(
+        &mut self,
+        object: &str,
+        id: &str,
+        stamp_ms: i64,
+        deleted: bool,
+        canonical: Vec<u8>,
+    ) -> Result<()> {
+        self.opened(object)?
+            .add_version(id, stamp_ms, deleted, canonical)
+            .await
+    }
+
+    /// [`ObjectWriter::add_gone`] on an object opened by [`Self::load_known`].
+    pub async fn add_gone(&mut self, object: &str, id: &str, stamp_ms: i64) -> Result<()> {
+        self.opened(object)?.add_gone(id, stamp_ms).await
+    }
+
+    /// [`ObjectWriter::finish`] of an object opened by [`Self::load_known`], then
+    /// [`Self::finish`].
+    pub async fn finish_object(
+        &mut self,
+        object: &str,
+        watermark: Option<Watermark>,
+        live: u64,
+    ) -> Result<()> {
+        let writer = match self.open.remove(object) {
+            Some(writer) => writer,
+            None => self.object_writer(object)?,
+        };
+        let done = writer.finish(watermark, live).await?;
+        self.finish(done).await
     }
 
     /// Records what the run has finished, so a run that dies can be continued.
@@ -456,22 +771,14 @@ impl<'a> SnapshotWriter<'a> {
             packs_added: self.packs_added.clone(),
             bytes_added: self.bytes_added,
             logical_bytes_added: self.logical_bytes_added,
-            blobs: self.blobs,
+            blobs: self.blobs.clone(),
         };
         // Not counted in `bytes_added`: the journal is removed once the snapshot commits.
         self.org.put_journal(&journal).await?;
         Ok(())
     }
 
-    /// Adds to the blob totals.
-    pub fn add_blobs(&mut self, count: u64, bytes: u64, stored_bytes: u64) {
-        self.blobs.count += count;
-        self.blobs.bytes += bytes;
-        self.bytes_added += stored_bytes;
-        self.logical_bytes_added += bytes;
-    }
-
-    /// Commits the snapshot. Every object with queued versions must have been finished.
+    /// Commits the snapshot. Every object handed out must have been finished.
     pub async fn commit(
         self,
         org_id: &str,
@@ -479,9 +786,15 @@ impl<'a> SnapshotWriter<'a> {
         api_version: &str,
         finished_ms: i64,
     ) -> Result<Manifest> {
-        if let Some(object) = self.runs.keys().next() {
+        // An object opened here and left untouched queued nothing; any other unfinished one
+        // would be lost.
+        if let Some(object) = self.handed_out.iter().find(|o| {
+            self.open
+                .get(*o)
+                .is_none_or(|w| w.run.is_some() || w.packer.is_some())
+        }) {
             return Err(Error::InvalidArgument(format!(
-                "versions of {object} were queued but the object was not finished"
+                "{object} was being written but was not finished"
             )));
         }
         let seq = self.parent.as_ref().map_or(1, |p| p.seq + 1);

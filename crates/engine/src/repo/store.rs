@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::blobs::{BLOB_NAME_LEN, BlobSegment, body_in_block, max_block_content};
 use super::index::IndexSegment;
 use super::manifest::{CONFIG_FORMAT, FORMAT_VERSION, Journal, Manifest, RepoConfig, RootKey};
 use super::record::keyed_hash;
@@ -31,6 +32,10 @@ pub enum ContentKind {
     Index,
     /// Compression dictionaries.
     Dictionary,
+    /// Packs of file bodies.
+    BlobPack,
+    /// Blob index segments.
+    BlobIndex,
 }
 
 impl ContentKind {
@@ -39,6 +44,8 @@ impl ContentKind {
             ContentKind::Pack => "packs",
             ContentKind::Index => "index",
             ContentKind::Dictionary => "dicts",
+            ContentKind::BlobPack => "blobs",
+            ContentKind::BlobIndex => "index",
         }
     }
 
@@ -47,6 +54,8 @@ impl ContentKind {
             ContentKind::Pack => "pack",
             ContentKind::Index => "index",
             ContentKind::Dictionary => "dict",
+            ContentKind::BlobPack => "blob",
+            ContentKind::BlobIndex => "blobindex",
         }
     }
 }
@@ -329,9 +338,6 @@ struct OrgDescriptor {
     created_ms: i64,
 }
 
-/// zstd level of file bodies.
-const BLOB_LEVEL: i32 = 9;
-
 /// `names/<hex SHA-256("coffer org name\0" || name)>`: where the org id of the org named
 /// `name` is written (repository.md §1).
 fn name_pointer(name: &str) -> Result<ObjectKey> {
@@ -452,58 +458,54 @@ impl OrgRepo {
         hex::encode(keyed_hash(&self.name_key, b"blob\0", body))
     }
 
-    /// Stores a file body once: compressed unless it already is, sealed (purpose `blob`).
-    /// Returns its name, the stored size, and whether it was new.
-    pub async fn put_blob(&self, body: &[u8]) -> Result<(String, u64, bool)> {
-        let name = self.blob_name(body);
-        let key = self.key(&format!("blobs/{name}"))?;
-        match self.store.head(&key).await {
-            Ok(meta) => return Ok((name, meta.size, false)),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
-        // Stored once and kept for years: level 9 (already-compressed formats are stored as
-        // they are whatever the level).
-        let level = coffer_compress::Level::new(BLOB_LEVEL).map_err(Error::Compress)?;
-        let mut compressor = coffer_compress::Compressor::new(level).map_err(Error::Compress)?;
-        let compressed = compressor.compress(body).map_err(Error::Compress)?;
-        let sealed = seal(
-            &self.keys,
-            &self.org,
-            &self.context("blob", ""),
-            &compressed,
-        )
-        .await?;
-        let size = sealed.len() as u64;
-        match self
-            .store
-            .put(&key, Bytes::from(sealed), &PutOptions::create_only())
-            .await
-        {
-            Ok(_) => Ok((name, size, true)),
-            // Another run stored the same body meanwhile.
-            Err(coffer_store::Error::AlreadyExists { .. }) => Ok((name, size, false)),
-            Err(e) => Err(e.into()),
-        }
+    /// Reads and decodes the blob index segment named `name` (hex, as manifests list them).
+    pub async fn blob_segment(&self, name: &str) -> Result<BlobSegment> {
+        let plaintext = self
+            .get_content(ContentKind::BlobIndex, &ContentName::from_hex(name)?)
+            .await?;
+        BlobSegment::from_stored(&plaintext)
     }
 
-    /// A stored file body, opened and decompressed, checked against its name.
+    /// A stored file body (named as in a record's blob reference), as of the newest snapshot:
+    /// found in the blob index, read from its block, and checked against its name.
     pub async fn get_blob(&self, name: &str) -> Result<Vec<u8>> {
-        let key = self.key(&format!("blobs/{name}"))?;
-        let sealed = self.store.get(&key).await?;
-        let compressed = open(&self.keys, &self.org, &self.context("blob", ""), &sealed).await?;
-        let body = coffer_compress::decompress(
-            &compressed,
-            &coffer_compress::Limits::new(4 * 1024 * 1024 * 1024),
-            &coffer_compress::DictionarySet::new(),
-        )
-        .map_err(Error::Compress)?;
-        if self.blob_name(&body) != name {
-            return Err(Error::Tampered {
-                key: key.to_string(),
-            });
+        let unknown = || Error::InvalidArgument(format!("no file body named {name}"));
+        let mut key = [0u8; BLOB_NAME_LEN];
+        hex::decode_to_slice(name, &mut key).map_err(|_| unknown())?;
+        let Some(manifest) = self.latest().await? else {
+            return Err(unknown());
+        };
+        for segment_name in manifest.blobs.index.iter().rev() {
+            let segment = self.blob_segment(segment_name).await?;
+            let Some(entry) = segment.get(&key) else {
+                continue;
+            };
+            let pack = ContentName(segment.pack_of(entry).copied().unwrap_or([0; 32]));
+            let block = self
+                .read_range(
+                    ContentKind::BlobPack,
+                    &pack,
+                    entry.offset..entry.offset + u64::from(entry.length),
+                )
+                .await?;
+            let content = coffer_compress::decompress(
+                &block,
+                &coffer_compress::Limits::new(max_block_content(entry)),
+                &coffer_compress::DictionarySet::new(),
+            )
+            .map_err(Error::Compress)?;
+            let body = body_in_block(&content, entry)?;
+            if self.blob_name(body) != name {
+                return Err(Error::Tampered {
+                    key: format!(
+                        "{} (blob {name})",
+                        self.content_key(ContentKind::BlobPack, &pack)?
+                    ),
+                });
+            }
+            return Ok(body.to_vec());
         }
-        Ok(body)
+        Err(unknown())
     }
 
     /// The stored size of a content-named object (a store error if it is missing).
@@ -517,7 +519,18 @@ impl OrgRepo {
         name: &ContentName,
         range: std::ops::Range<u64>,
     ) -> Result<Vec<u8>> {
-        let key = self.content_key(ContentKind::Pack, name)?;
+        self.read_range(ContentKind::Pack, name, range).await
+    }
+
+    /// Decrypts `range` of a content-named object's plaintext, fetching only the envelope
+    /// segments that cover it.
+    async fn read_range(
+        &self,
+        kind: ContentKind,
+        name: &ContentName,
+        range: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>> {
+        let key = self.content_key(kind, name)?;
         let size = self.store.head(&key).await?.size;
         // The header is 77 bytes plus the 69-byte wrapped key; 4 KiB always holds it.
         let head = self
@@ -528,7 +541,7 @@ impl OrgRepo {
         let plan = header
             .plan_range(size, range)
             .map_err(|_| Error::Crypto("opening"))?;
-        let context = self.context(ContentKind::Pack.purpose(), "");
+        let context = self.context(kind.purpose(), "");
         let dek = data_key(&self.keys, &self.org, &context, &header).await?;
         let span = plan.ciphertext_range();
         let ciphertext = if span.is_empty() {
