@@ -603,3 +603,77 @@ async fn orgs_are_found_by_name_or_id_and_a_wrong_name_pointer_is_not_trusted() 
     assert_eq!(repo.org_named("acme").await.unwrap().org_id(), ORG);
     assert_eq!(repo.org_named("globex").await.unwrap().org_id(), other);
 }
+
+/// The first run of an object keeps no map of versions (nothing stored to compare with): the
+/// versions it queues are sorted when its segment is written, a version key read twice is
+/// indexed once, and the live count is that of each record's newest version.
+#[tokio::test]
+async fn a_first_run_sorts_its_versions_and_drops_repeats() {
+    let (_, _, org) = new_org().await;
+    let mut writer = SnapshotWriter::begin(&org, RunKind::Full, "first".into(), 1)
+        .await
+        .unwrap();
+    writer.load_known("Account").await.unwrap();
+    let queue = [
+        (2, 2000, false, 2),
+        (1, 1000, false, 1),
+        (2, 1000, false, 1), // an older version of 2, read after the newer one
+        (1, 1000, false, 1), // the same version key again
+        (3, 1000, true, 1),  // deleted
+    ];
+    for (i, stamp, deleted, version) in queue {
+        writer
+            .add_version(
+                "Account",
+                &account_id(i),
+                stamp,
+                deleted,
+                account(i, version),
+            )
+            .await
+            .unwrap();
+    }
+    // Nothing stored before: nothing to compare with.
+    assert_eq!(
+        writer.newest("Account", &RecordId::parse(&account_id(1)).unwrap()),
+        None
+    );
+    assert_eq!(writer.live_count("Account"), 2);
+    writer.finish_object("Account", None, 2).await.unwrap();
+    let manifest = writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+    let segment = org
+        .segment(&manifest.objects["Account"].index[0])
+        .await
+        .unwrap();
+    let keys: Vec<(String, i64)> = segment
+        .entries()
+        .iter()
+        .map(|e| (e.id.to_string(), e.stamp_ms))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            (account_id(1), 1000),
+            (account_id(2), 1000),
+            (account_id(2), 2000),
+            (account_id(3), 1000)
+        ]
+    );
+    let newest = org
+        .read_record(None, "Account", &account_id(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.stamp_ms, 2000);
+    assert_eq!(newest.canonical, Some(account(2, 2)));
+    let deleted = org
+        .read_record(None, "Account", &account_id(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.kind, EntryKind::Deleted);
+    assert_eq!(org.verify(true).await.unwrap().records, 4);
+}

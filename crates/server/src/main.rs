@@ -11,6 +11,12 @@ use clap::{Args, Parser, Subcommand};
 mod backup_cli;
 mod repo_cli;
 
+/// jemalloc rather than glibc's allocator: a backup frees and reallocates multi-MiB buffers
+/// (blocks, packs, pages) on several threads, and glibc kept them in per-thread arenas, so a
+/// full backup's peak memory grew with the org (benches/peers).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Encrypted, verifiable backup and archive of Salesforce org data.
 #[derive(Debug, Parser)]
 #[command(name = "coffer", version, about)]

@@ -182,14 +182,26 @@ impl BlobNames {
     }
 }
 
+/// What an [`ObjectWriter`] knows of the object's stored versions.
+enum Known {
+    /// Not loaded yet ([`ObjectWriter::load_known`]).
+    NotLoaded,
+    /// Nothing of the object was stored before this run: there is nothing to compare with,
+    /// so no map is kept (on a first backup it would grow with the org). Versions queued are
+    /// sorted when the object's segment is written, and an exact repeat of a version key is
+    /// dropped there.
+    Fresh,
+    /// The newest stored or queued version of each record.
+    Map(HashMap<RecordId, (i64, EntryKind)>),
+}
+
 /// What a run needs to write one object: handed out by [`SnapshotWriter::object_writer`].
 pub struct ObjectWriter<'a> {
     org: &'a OrgRepo,
     object: String,
     /// The object's state before this run (the parent's, or the continued run's).
     previous: Option<ObjectState>,
-    /// Once loaded: the newest stored or queued version of each record.
-    known: Option<HashMap<RecordId, (i64, EntryKind)>>,
+    known: Known,
     run: Option<ObjectRun>,
     blob_names: BlobNames,
     packer: Option<BlobPacker>,
@@ -222,11 +234,15 @@ impl<'a> ObjectWriter<'a> {
     /// Loads the newest stored version of each record of the object (from the previous
     /// state's index segments), once. Versions can be queued only after this.
     pub async fn load_known(&mut self) -> Result<()> {
-        if self.known.is_some() {
+        if !matches!(self.known, Known::NotLoaded) {
+            return Ok(());
+        }
+        let segments = self.previous.as_ref().map_or(&[][..], |s| &s.index[..]);
+        if segments.is_empty() {
+            self.known = Known::Fresh;
             return Ok(());
         }
         let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
-        let segments = self.previous.as_ref().map_or(&[][..], |s| &s.index[..]);
         for name in segments {
             let segment = self.org.segment(name).await?;
             for e in segment.entries() {
@@ -236,30 +252,62 @@ impl<'a> ObjectWriter<'a> {
                 }
             }
         }
-        self.known = Some(known);
+        self.known = Known::Map(known);
         Ok(())
     }
 
-    /// The newest version of `id` stored or queued so far: its stamp and kind. `None` when
-    /// the record is unknown or nothing was loaded ([`Self::load_known`]).
+    /// The newest version of `id` stored before this run, or queued by it when the object
+    /// had stored versions: its stamp and kind. `None` when the record is unknown, the object
+    /// had none stored ([`Known::Fresh`]: every version read is new), or nothing was loaded
+    /// ([`Self::load_known`]).
     pub fn newest(&self, id: &RecordId) -> Option<(i64, EntryKind)> {
-        self.known.as_ref()?.get(id).copied()
+        match &self.known {
+            Known::Map(known) => known.get(id).copied(),
+            Known::NotLoaded | Known::Fresh => None,
+        }
     }
 
-    /// Every record stored or queued so far, with its newest stamp and kind (nothing unless
-    /// loaded, [`Self::load_known`]).
+    /// Every record stored before this run or queued since, with its newest stamp and kind
+    /// (nothing unless the object had stored versions and they were loaded).
     pub fn known_records(&self) -> impl Iterator<Item = (&RecordId, &(i64, EntryKind))> {
-        self.known.iter().flatten()
+        match &self.known {
+            Known::Map(known) => Some(known.iter()),
+            Known::NotLoaded | Known::Fresh => None,
+        }
+        .into_iter()
+        .flatten()
     }
 
     /// Records whose newest version is live (neither deleted nor gone).
     pub fn live_count(&self) -> u64 {
-        self.known.as_ref().map_or(0, |known| {
-            known
+        match &self.known {
+            Known::Map(known) => known
                 .values()
                 .filter(|(_, kind)| *kind == EntryKind::Version)
-                .count() as u64
-        })
+                .count() as u64,
+            Known::NotLoaded => 0,
+            Known::Fresh => {
+                // Only what this run queued: the newest version of each record.
+                let Some(run) = &self.run else { return 0 };
+                let mut keys: Vec<(&RecordId, i64, EntryKind)> = run
+                    .entries
+                    .iter()
+                    .map(|e| (&e.id, e.stamp_ms, e.kind))
+                    .chain(
+                        run.block_keys
+                            .iter()
+                            .map(|(id, stamp, kind)| (id, *stamp, *kind)),
+                    )
+                    .collect();
+                keys.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                keys.iter()
+                    .enumerate()
+                    .filter(|(i, (id, _, kind))| {
+                        *kind == EntryKind::Version && keys.get(i + 1).is_none_or(|n| n.0 != *id)
+                    })
+                    .count() as u64
+            }
+        }
     }
 
     /// Notes that this run read the object in full (in an otherwise incremental run), so the
@@ -313,20 +361,25 @@ impl<'a> ObjectWriter<'a> {
                 "a {object} record holds a raw newline (not canonical)"
             )));
         }
-        let Some(known) = self.known.as_mut() else {
-            return Err(Error::InvalidArgument(format!(
-                "versions of {object} queued before its stored versions were loaded"
-            )));
-        };
-        if let Some(&(stamp, _)) = known.get(&pending.id)
-            && stamp >= pending.stamp_ms
-        {
-            return Err(Error::InvalidArgument(format!(
-                "a version of {object} {} at {} is not newer than the one at {stamp}",
-                pending.id, pending.stamp_ms
-            )));
+        match &mut self.known {
+            Known::NotLoaded => {
+                return Err(Error::InvalidArgument(format!(
+                    "versions of {object} queued before its stored versions were loaded"
+                )));
+            }
+            Known::Fresh => {}
+            Known::Map(known) => {
+                if let Some(&(stamp, _)) = known.get(&pending.id)
+                    && stamp >= pending.stamp_ms
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "a version of {object} {} at {} is not newer than the one at {stamp}",
+                        pending.id, pending.stamp_ms
+                    )));
+                }
+                known.insert(pending.id, (pending.stamp_ms, pending.kind));
+            }
         }
-        known.insert(pending.id, (pending.stamp_ms, pending.kind));
         let run = match &mut self.run {
             Some(run) => run,
             None => self.run.insert(ObjectRun::new()?),
@@ -450,8 +503,16 @@ impl<'a> ObjectWriter<'a> {
                 self.packs_added.push(name.to_hex());
                 self.bytes_added += size;
             }
-            // The segment sorts its entries by (Id, stamp); `push` admitted one per pair.
-            let segment = IndexSegment::new(&done.object, run.packs, run.entries)?;
+            let mut entries = run.entries;
+            if matches!(self.known, Known::Fresh) {
+                // Nothing checked the versions as they came: a version key read twice (the
+                // same content, §4.4) is indexed once.
+                entries.sort_unstable_by_key(|e| (e.id, e.stamp_ms));
+                entries.dedup_by(|b, a| a.id == b.id && a.stamp_ms == b.stamp_ms);
+            }
+            // The segment sorts its entries by (Id, stamp); with stored versions, `push`
+            // admitted one per pair.
+            let segment = IndexSegment::new(&done.object, run.packs, entries)?;
             let (name, size) = self
                 .org
                 .put_content(ContentKind::Index, &segment.to_stored()?)
@@ -636,7 +697,7 @@ impl<'a> SnapshotWriter<'a> {
             org: self.org,
             object: object.to_owned(),
             previous: self.objects.get(object).cloned(),
-            known: None,
+            known: Known::NotLoaded,
             run: None,
             blob_names: self.blob_names.clone(),
             packer: None,
