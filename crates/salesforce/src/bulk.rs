@@ -145,11 +145,13 @@ impl RawBulkPage {
                 prepared
             }
         };
-        let records = decoder.decode_page(&page)?;
+        let csv_bytes = page.len() as u64;
+        // The page becomes the decoded page's text, not copied.
+        let records = decoder.decode_owned_page(page)?;
         Ok(BulkPage {
             records,
             next,
-            csv_bytes: page.len() as u64,
+            csv_bytes,
         })
     }
 }

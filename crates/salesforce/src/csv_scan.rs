@@ -12,12 +12,11 @@
 //! of the page is dropped. A test compares the two on every short input over the bytes that
 //! matter.
 
-use memchr::{memchr, memchr3};
-
 /// Reads the records of one page, field by field.
 pub(crate) struct Scanner<'p> {
     page: &'p [u8],
     pos: usize,
+    search: Search,
 }
 
 impl<'p> Scanner<'p> {
@@ -27,7 +26,11 @@ impl<'p> Scanner<'p> {
         } else {
             0
         };
-        Scanner { page, pos }
+        Scanner {
+            page,
+            pos,
+            search: Search::new(),
+        }
     }
 
     /// Moves to the start of the next record; false at the end of the page.
@@ -47,7 +50,7 @@ impl<'p> Scanner<'p> {
             at += 1;
             loop {
                 let rest = page.get(at..).unwrap_or_default();
-                let Some(quote) = memchr(b'"', rest) else {
+                let Some(quote) = self.search.quote(rest) else {
                     // Unterminated: the field runs to the end of the page.
                     out.extend_from_slice(rest);
                     self.pos = page.len();
@@ -74,7 +77,7 @@ impl<'p> Scanner<'p> {
             }
         }
         let rest = page.get(at..).unwrap_or_default();
-        match memchr3(b',', b'\n', b'\r', rest) {
+        match self.search.field_end(rest) {
             Some(end) => {
                 out.extend_from_slice(rest.get(..end).unwrap_or_default());
                 self.pos = at + end;
@@ -93,6 +96,62 @@ impl<'p> Scanner<'p> {
         }
     }
 
+    /// Locates the next field of the current record without copying it when its content is
+    /// one run of the page (an unquoted field, or a quoted one without doubled quotes or bytes
+    /// after its closing quote: every field Bulk writes but those holding a quote). Any other
+    /// field is unquoted into `copied` by [`Scanner::field`]. Returns where the content is and
+    /// whether another field of the same record follows.
+    // Inlined: it runs once per cell, and returning its result through memory cost more than
+    // the search.
+    #[inline(always)]
+    pub(crate) fn span(&mut self, copied: &mut Vec<u8>) -> (Span, bool) {
+        let page = self.page;
+        let start = self.pos;
+        if page.get(start) == Some(&b'"') {
+            let open = start + 1;
+            let rest = page.get(open..).unwrap_or_default();
+            let Some(quote) = self.search.quote(rest) else {
+                // Unterminated: the field runs to the end of the page.
+                self.pos = page.len();
+                return (Span::Page(open, page.len()), false);
+            };
+            let close = open + quote;
+            match page.get(close + 1) {
+                Some(b',') => {
+                    self.pos = close + 2;
+                    return (Span::Page(open, close), true);
+                }
+                Some(b'\r' | b'\n') | None => {
+                    self.pos = close + 1;
+                    return (Span::Page(open, close), false);
+                }
+                // A doubled quote, or bytes after the closing quote: unquote by copying.
+                Some(_) => return self.copied_span(copied),
+            }
+        }
+        let rest = page.get(start..).unwrap_or_default();
+        match self.search.field_end(rest) {
+            Some(end) => {
+                let more = rest.get(end) == Some(&b',');
+                self.pos = start + end + usize::from(more);
+                (Span::Page(start, start + end), more)
+            }
+            None => {
+                self.pos = page.len();
+                (Span::Page(start, page.len()), false)
+            }
+        }
+    }
+
+    /// [`Scanner::span`] of a field that must be unquoted into `copied`.
+    #[cold]
+    #[inline(never)]
+    fn copied_span(&mut self, copied: &mut Vec<u8>) -> (Span, bool) {
+        let from = copied.len();
+        let more = self.field(copied);
+        (Span::Copied(from, copied.len()), more)
+    }
+
     /// Reads the whole next record into `record`; false at the end of the page.
     pub(crate) fn record(&mut self, record: &mut Record) -> bool {
         record.bytes.clear();
@@ -108,6 +167,58 @@ impl<'p> Scanner<'p> {
             }
         }
     }
+}
+
+/// The two searches of a scan: the next quote, and the next comma or line end. On x86-64 the
+/// AVX2 searchers are built once per page rather than on every call (`memchr::memchr3` picks
+/// its implementation and broadcasts its needles each time), and inlined into the scan loop.
+#[derive(Debug, Clone, Copy)]
+struct Search {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<(
+        memchr::arch::x86_64::avx2::memchr::One,
+        memchr::arch::x86_64::avx2::memchr::Three,
+    )>,
+}
+
+impl Search {
+    fn new() -> Self {
+        Search {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'"').zip(
+                memchr::arch::x86_64::avx2::memchr::Three::new(b',', b'\n', b'\r'),
+            ),
+        }
+    }
+
+    /// The offset of the first `"` in `haystack`.
+    #[inline(always)]
+    fn quote(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some((quote, _)) = &self.avx2 {
+            return quote.find(haystack);
+        }
+        memchr::memchr(b'"', haystack)
+    }
+
+    /// The offset of the first comma, `\n` or `\r` in `haystack`.
+    #[inline(always)]
+    fn field_end(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some((_, end)) = &self.avx2 {
+            return end.find(haystack);
+        }
+        memchr::memchr3(b',', b'\n', b'\r', haystack)
+    }
+}
+
+/// Where [`Scanner::span`] found a field's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Span {
+    /// `start..end` of the page, as is.
+    Page(usize, usize),
+    /// `start..end` of the caller's buffer, where the field was unquoted.
+    Copied(usize, usize),
 }
 
 /// One record's fields, their bytes back to back.
@@ -144,6 +255,28 @@ mod tests {
         out
     }
 
+    /// The same records read with [`Scanner::span`].
+    fn scan_spans(page: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut scanner = Scanner::new(page);
+        let mut copied = Vec::new();
+        let mut out = Vec::new();
+        while scanner.next_record() {
+            let mut record = Vec::new();
+            loop {
+                let (span, more) = scanner.span(&mut copied);
+                record.push(match span {
+                    Span::Page(start, end) => page[start..end].to_vec(),
+                    Span::Copied(start, end) => copied[start..end].to_vec(),
+                });
+                if !more {
+                    break;
+                }
+            }
+            out.push(record);
+        }
+        out
+    }
+
     fn csv_crate(page: &[u8]) -> Vec<Vec<Vec<u8>>> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -172,7 +305,9 @@ mod tests {
                         b
                     })
                     .collect();
-                assert_eq!(scan(&input), csv_crate(&input), "{input:?}");
+                let expected = csv_crate(&input);
+                assert_eq!(scan(&input), expected, "{input:?}");
+                assert_eq!(scan_spans(&input), expected, "{input:?}");
                 compared += 1;
             }
         }
@@ -183,6 +318,7 @@ mod tests {
     fn reads_bulk_output_and_lenient_cases() {
         let page = b"\xef\xbb\xbf\"Id\",\"Name\"\r\n\"1\",\"a \"\"b\"\", c\nd\"\n\n2,x\"y\"z\n\"3\"tail,\"open";
         assert_eq!(scan(page), csv_crate(page));
+        assert_eq!(scan_spans(page), csv_crate(page));
         assert_eq!(
             scan(page),
             [

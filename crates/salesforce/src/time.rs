@@ -38,7 +38,12 @@ impl Timestamp {
     /// Parses `YYYY-MM-DDThh:mm:ss[.fff](Z|+hhmm|+hh:mm|-hhmm|-hh:mm)`. Returns `None` for
     /// anything else.
     pub fn parse(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
+        Self::parse_ascii(s.as_bytes())
+    }
+
+    /// [`Timestamp::parse`] of bytes: the accepted forms are ASCII, so any other byte makes
+    /// it `None`.
+    pub fn parse_ascii(b: &[u8]) -> Option<Self> {
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
             return None;
         }
