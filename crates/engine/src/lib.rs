@@ -2,10 +2,10 @@
 //! point-in-time reads, verify, compare, retention, erasure and archive) and the compositions
 //! of the lower crates that need more than one of them.
 //!
-//! Of the repository, what exists today is its format layer, [`repo`]: the codecs of index
-//! segments, packs, canonical records and manifests specified in `docs/format/repository.md`;
-//! backup, point-in-time reads and verify on top of them are still to come (issue 11). The
-//! other part is [`audit_trail`]: the storage of `coffer-audit`'s tamper-evident log composed with
+//! The repository is [`repo`] (the format of `docs/format/repository.md`: packs, blob packs,
+//! index segments, manifests; point-in-time reads and verify) and [`backup`] (full and
+//! incremental backups of an org through `coffer-salesforce`, several objects at a time).
+//! Restore, compare, retention and erasure are not built yet. The other part is [`audit_trail`]: the storage of `coffer-audit`'s tamper-evident log composed with
 //! `coffer-store`, `coffer-keys` and `coffer-envelope` (which `coffer-audit` may not depend on):
 //! checkpoints as create-only objects under object lock, personal-data openings sealed per
 //! event and erasable for good, and the checkpoint-signing key sealed under the org's key ring.

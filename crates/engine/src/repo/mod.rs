@@ -4,8 +4,8 @@
 //! canonicalisation, and the [`manifest`] documents. [`store`] puts them in an
 //! object store ([`Repository`], [`OrgRepo`]: config, org descriptors, sealed content-named
 //! objects, create-only snapshot commits), [`snapshot`] writes a run's versions and reads a
-//! record as of a snapshot, and [`verify`] authenticates all of it. The backup driver (Salesforce to snapshot), `verify` and the CLI
-//! come with the rest of issue 11.
+//! record as of a snapshot, [`blobs`] packs file bodies, and [`verify`] authenticates all of it.
+//! The backup driver (Salesforce to snapshot) is `crate::backup`.
 
 pub mod blobs;
 pub mod index;
