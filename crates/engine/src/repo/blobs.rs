@@ -9,9 +9,9 @@
 
 use std::collections::HashSet;
 
-use coffer_compress::{Compressor, DictionarySet, Level, Limits};
+use coffer_compress::{Compressor, Level};
 
-use super::index::Reader;
+use super::index::{Reader, open_segment, store_segment};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"CFBX";
@@ -22,10 +22,8 @@ pub const BLOB_NAME_LEN: usize = 32;
 const PACK_NAME_LEN: usize = 32;
 /// Bytes of an encoded entry.
 const ENTRY_LEN: usize = BLOB_NAME_LEN + 4 + 8 + 4 + 8 + 8;
-/// zstd level of blob blocks and stored segments: written once, kept for years.
+/// zstd level of blob blocks: written once, kept for years.
 const LEVEL: i32 = 9;
-/// Largest segment a reader inflates (a bomb guard): about 33 million entries.
-const MAX_SEGMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Content of a block of small bodies before it is compressed. Bodies compress together
 /// (generated and exported files repeat their structure), and reading one inflates at most this.
 pub const BLOCK_TARGET: usize = 4 * 1024 * 1024;
@@ -179,22 +177,12 @@ impl BlobSegment {
 
     /// The stored form: the encoding as a `compression.md` block (the plaintext that is sealed).
     pub fn to_stored(&self) -> Result<Vec<u8>> {
-        let level = Level::new(LEVEL).map_err(Error::Compress)?;
-        coffer_compress::compress(&self.encode(), level).map_err(Error::Compress)
+        store_segment(&self.encode())
     }
 
     /// Opens the stored form ([`Self::to_stored`]): inflates (bounded) and decodes.
     pub fn from_stored(block: &[u8]) -> Result<Self> {
-        let encoded = coffer_compress::decompress(
-            block,
-            &Limits::new(MAX_SEGMENT_BYTES),
-            &DictionarySet::new(),
-        )
-        .map_err(|e| Error::Corrupt {
-            what: "blob index segment".into(),
-            reason: format!("does not decompress: {e}"),
-        })?;
-        Self::decode(&encoded)
+        Self::decode(&open_segment(block, "blob index segment")?)
     }
 
     /// Decodes and checks a segment's plaintext.
@@ -442,7 +430,7 @@ impl BlobPacker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use coffer_compress::Decompressor;
+    use coffer_compress::{Decompressor, DictionarySet, Limits};
     use proptest::prelude::*;
 
     fn name(n: u8) -> [u8; 32] {

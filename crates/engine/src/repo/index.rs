@@ -17,7 +17,8 @@ const MAGIC: &[u8; 4] = b"CFIX";
 /// 2: columnar entries, stored compressed (1, entry after entry uncompressed, preceded any
 /// release and is not read).
 const VERSION: u8 = 2;
-/// zstd level of stored segments: they are written once per object and run, read often.
+/// zstd level of stored segments (index and blob index): written once per object and run,
+/// read often.
 const STORED_LEVEL: i32 = 9;
 /// Largest segment a reader inflates (a bomb guard): about 34 million entries.
 const MAX_SEGMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -295,22 +296,12 @@ impl IndexSegment {
     /// The stored form: the encoding as a `compression.md` block (the plaintext that is
     /// sealed).
     pub fn to_stored(&self) -> Result<Vec<u8>> {
-        let level = Level::new(STORED_LEVEL).map_err(Error::Compress)?;
-        coffer_compress::compress(&self.encode(), level).map_err(Error::Compress)
+        store_segment(&self.encode())
     }
 
     /// Opens the stored form ([`Self::to_stored`]): inflates (bounded) and decodes.
     pub fn from_stored(block: &[u8]) -> Result<Self> {
-        let encoded = coffer_compress::decompress(
-            block,
-            &Limits::new(MAX_SEGMENT_BYTES),
-            &DictionarySet::new(),
-        )
-        .map_err(|e| Error::Corrupt {
-            what: "index segment".into(),
-            reason: format!("does not decompress: {e}"),
-        })?;
-        Self::decode(&encoded)
+        Self::decode(&open_segment(block, "index segment")?)
     }
 
     /// Decodes and checks a segment's plaintext.
@@ -383,6 +374,26 @@ impl IndexSegment {
         segment.check().map_err(corrupt)?;
         Ok(segment)
     }
+}
+
+/// The stored form of a segment's encoding (index and blob index segments alike): a
+/// `compression.md` block, the plaintext that is sealed.
+pub(super) fn store_segment(encoded: &[u8]) -> Result<Vec<u8>> {
+    let level = Level::new(STORED_LEVEL).map_err(Error::Compress)?;
+    coffer_compress::compress(encoded, level).map_err(Error::Compress)
+}
+
+/// Inflates a stored segment ([`store_segment`]), bounded; `what` names it in errors.
+pub(super) fn open_segment(block: &[u8], what: &str) -> Result<Vec<u8>> {
+    coffer_compress::decompress(
+        block,
+        &Limits::new(MAX_SEGMENT_BYTES),
+        &DictionarySet::new(),
+    )
+    .map_err(|e| Error::Corrupt {
+        what: what.to_owned(),
+        reason: format!("does not decompress: {e}"),
+    })
 }
 
 /// A bounds-checked cursor over untrusted bytes.

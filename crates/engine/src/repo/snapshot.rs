@@ -416,10 +416,8 @@ impl<'a> ObjectWriter<'a> {
     /// carry it) and whether it is new. A new body is queued in a blob pack (compressed on a
     /// worker thread); it is in the repository once the object is finished.
     pub async fn add_blob(&mut self, body: Vec<u8>) -> Result<(String, bool)> {
-        let name = self.org.blob_name(&body);
-        let mut key = [0u8; BLOB_NAME_LEN];
-        hex::decode_to_slice(&name, &mut key)
-            .map_err(|_| Error::InvalidArgument("blob name is not hex".into()))?;
+        let key = self.org.blob_key(&body);
+        let name = hex::encode(key);
         if !self.blob_names.insert(self.org, key).await? {
             return Ok((name, false));
         }

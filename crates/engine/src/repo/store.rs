@@ -455,7 +455,12 @@ impl OrgRepo {
 
     /// The name a file body is stored under: hex HMAC-SHA256(name key, `"blob\0"` || body).
     pub fn blob_name(&self, body: &[u8]) -> String {
-        hex::encode(keyed_hash(&self.name_key, b"blob\0", body))
+        hex::encode(self.blob_key(body))
+    }
+
+    /// The raw 32 bytes of [`Self::blob_name`], as blob index segments hold them.
+    pub fn blob_key(&self, body: &[u8]) -> [u8; BLOB_NAME_LEN] {
+        keyed_hash(&self.name_key, b"blob\0", body)
     }
 
     /// Reads and decodes the blob index segment named `name` (hex, as manifests list them).
@@ -495,7 +500,7 @@ impl OrgRepo {
             )
             .map_err(Error::Compress)?;
             let body = body_in_block(&content, entry)?;
-            if self.blob_name(body) != name {
+            if self.blob_key(body) != key {
                 return Err(Error::Tampered {
                     key: format!(
                         "{} (blob {name})",

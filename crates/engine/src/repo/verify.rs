@@ -221,7 +221,7 @@ impl OrgRepo {
                     continue;
                 };
                 let body = body_in_block(bytes, entry)?;
-                if self.blob_name(body) != hex::encode(entry.name) {
+                if self.blob_key(body) != entry.name {
                     return Err(bad(format!(
                         "the body at {}+{} is not blob {}",
                         entry.offset,
