@@ -306,6 +306,10 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
     // Only a full read of an object with stored records can find records gone.
     let track_seen = full_due && writer.known_records().next().is_some();
     let count = api.record_count(object).await.map_err(sf)?;
+    if let Some(count) = count.filter(|_| full_due) {
+        // A full read returns about that many rows (and a first one stores them all).
+        writer.expect_records(count);
+    }
     let method = extract::choose_method(&plan, count, &options.extract, support);
     let mut extraction = Extraction::new(
         api,
@@ -361,36 +365,46 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
             }
             let Some((_, layout)) = &layout else { continue };
             // Which rows are new versions, then their file bodies (fetched concurrently),
-            // then their canonical bytes, in row order.
-            let mut admitted = Vec::new();
+            // then their canonical bytes, in row order: a slice of the page at a time, so
+            // what an admitted row holds meanwhile (its key, a JSON object per file body it
+            // names) is not held for a whole page at once.
             let mut cells = Vec::new();
-            for row in csv.rows() {
-                cells.clear();
-                cells.extend(row.values());
-                let (id, stamp_ms, deleted) = layout
-                    .identity(&cells)
-                    .map_err(|reason| bad_row(object, reason))?;
-                if rows.admit(id, stamp_ms)? {
-                    admitted.push(Admitted {
-                        row,
-                        id: id.to_owned(),
-                        stamp_ms,
-                        deleted,
-                    });
+            let mut page_rows = csv.rows();
+            loop {
+                let slice: Vec<_> = page_rows.by_ref().take(ROWS_AT_ONCE).collect();
+                if slice.is_empty() {
+                    break;
                 }
-            }
-            let bodies = rows.fetch_blobs(&admitted).await?;
-            for (a, blobs) in admitted.into_iter().zip(bodies) {
-                cells.clear();
-                cells.extend(a.row.values());
-                let bytes = layout.canonical(&cells, &blobs)?;
-                rows.store(&a.id, a.stamp_ms, a.deleted, bytes).await?;
+                let mut admitted = Vec::with_capacity(slice.len());
+                for row in slice {
+                    cells.clear();
+                    cells.extend(row.values());
+                    let (id, stamp_ms, deleted) = layout
+                        .identity(&cells)
+                        .map_err(|reason| bad_row(object, reason))?;
+                    if let Some(id) = rows.admit(id, stamp_ms)? {
+                        admitted.push(Admitted {
+                            row,
+                            id,
+                            stamp_ms,
+                            deleted,
+                        });
+                    }
+                }
+                let bodies = rows.fetch_blobs(&admitted).await?;
+                for (a, blobs) in admitted.into_iter().zip(bodies) {
+                    cells.clear();
+                    cells.extend(a.row.values());
+                    let bytes = layout.canonical(&cells, &blobs)?;
+                    rows.store(a.id.as_str(), a.stamp_ms, a.deleted, bytes)
+                        .await?;
+                }
             }
         } else {
             let mut admitted = Vec::new();
             for record in page {
                 let (id, stamp_ms, deleted) = identity(object, &record)?;
-                if rows.admit(&id, stamp_ms)? {
+                if let Some(id) = rows.admit(&id, stamp_ms)? {
                     admitted.push(Admitted {
                         row: record,
                         id,
@@ -407,7 +421,8 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
                     }
                 }
                 let bytes = canonical(object, &a.row, &order)?;
-                rows.store(&a.id, a.stamp_ms, a.deleted, bytes).await?;
+                rows.store(a.id.as_str(), a.stamp_ms, a.deleted, bytes)
+                    .await?;
             }
         }
         if let Some(progress) = &options.progress {
@@ -436,7 +451,7 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
 /// A row that is a version the repository lacks (a REST record or a Bulk row), with its key.
 struct Admitted<R> {
     row: R,
-    id: String,
+    id: RecordId,
     stamp_ms: i64,
     deleted: bool,
 }
@@ -458,8 +473,8 @@ struct RowSink<'r, 'w, A: SalesforceApi + ?Sized> {
 }
 
 impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
-    /// Counts a row and decides whether it is a version the repository lacks.
-    fn admit(&mut self, id: &str, stamp_ms: i64) -> Result<bool> {
+    /// Counts a row and decides whether it is a version the repository lacks: its Id if so.
+    fn admit(&mut self, id: &str, stamp_ms: i64) -> Result<Option<RecordId>> {
         self.summary.records_seen += 1;
         let rid = RecordId::parse(id)?;
         if self.track_seen {
@@ -470,7 +485,8 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
         Ok(self
             .writer
             .newest(&rid)
-            .is_none_or(|(stamp, _)| stamp < stamp_ms))
+            .is_none_or(|(stamp, _)| stamp < stamp_ms)
+            .then_some(rid))
     }
 
     /// Stores the file bodies of admitted rows, several downloads at a time (each waits on
@@ -487,7 +503,7 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
             .filter(|a| !a.deleted)
             .flat_map(|a| self.blob_fields.iter().map(move |f| (&a.id, f)));
         let mut stored = futures::stream::iter(jobs)
-            .map(|(id, field)| download_blob(api, object, id, field, options, budget))
+            .map(|(id, field)| download_blob(api, object, id.as_str(), field, options, budget))
             .buffered(BLOB_CONCURRENCY);
         let mut out = Vec::with_capacity(rows.len());
         for a in rows {
@@ -561,7 +577,7 @@ async fn record_gone<A: SalesforceApi + ?Sized>(
     let candidates: Vec<(RecordId, i64)> = writer
         .known_records()
         .filter(|(id, (_, kind))| *kind != EntryKind::Gone && !seen.contains(*id))
-        .map(|(id, (stamp, _))| (*id, *stamp))
+        .map(|(id, (stamp, _))| (*id, stamp))
         .collect();
     let mut gone = 0;
     for chunk in candidates.chunks(200) {
@@ -623,6 +639,10 @@ fn identity(object: &str, record: &Record) -> Result<(String, i64, bool)> {
     Ok((id, stamp, deleted))
 }
 
+/// Rows of a Bulk page admitted, then stored, at once (see `back_up_object`): enough to keep
+/// the downloads of a file object's bodies going, few enough that their references (JSON
+/// values) stay small next to the page.
+const ROWS_AT_ONCE: usize = 1000;
 /// File bodies downloaded at once.
 const BLOB_CONCURRENCY: usize = 8;
 /// Memory the bodies being downloaded may hold together, KiB: a body holds its size (from

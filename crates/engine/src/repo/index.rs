@@ -7,6 +7,7 @@
 //! segment's pack table, so a decoded segment can be trusted to be well formed.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 
 use coffer_compress::{DictionarySet, Level, Limits};
@@ -103,7 +104,22 @@ impl EntryKind {
     }
 }
 
-/// Where a version's content is: a block of a pack, and the record's place in that block.
+/// A block of records: which pack holds it, and where in the pack's plaintext.
+///
+/// Every record of a block shares these, so a segment keeps them once, in its block table
+/// ([`IndexSegment::blocks`]), and an entry names its block by its place there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Block {
+    /// Index into the segment's pack table.
+    pub pack: u32,
+    /// Plaintext length of the block.
+    pub length: u32,
+    /// Plaintext offset of the block in the pack.
+    pub offset: u64,
+}
+
+/// Where a version's content is, resolved through the segment's tables
+/// ([`IndexSegment::location`]): a block of a pack, and the record's place in that block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Location {
     /// Index into the segment's pack table.
@@ -117,6 +133,9 @@ pub struct Location {
 }
 
 /// One version of one record.
+///
+/// Kept small (40 bytes) because a run holds one per version it writes until the object's
+/// segment is stored: the block's pack, offset and length live once in the block table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
     /// The record.
@@ -125,8 +144,11 @@ pub struct IndexEntry {
     pub stamp_ms: i64,
     /// What the entry records.
     pub kind: EntryKind,
-    /// Where the content is (all zero for [`EntryKind::Gone`]).
-    pub location: Location,
+    /// Index into the segment's block table (0 for [`EntryKind::Gone`], which has no content).
+    pub block: u32,
+    /// The record's position among the block's record lines (0-based; 0 for
+    /// [`EntryKind::Gone`]).
+    pub ordinal: u32,
 }
 
 impl IndexEntry {
@@ -135,20 +157,29 @@ impl IndexEntry {
     }
 }
 
-/// An index segment: one object type's entries and the packs they point into.
+/// An index segment: one object type's entries, and the packs and blocks they point into.
+///
+/// The block table is canonical: it holds exactly the blocks some entry points into, each
+/// once, in the order the sorted entries first name them. That is what decoding yields (the
+/// encoding repeats each entry's pack, offset and length), so equal segments encode to equal
+/// bytes and a decoded segment equals the one encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexSegment {
     object: String,
     packs: Vec<[u8; PACK_NAME_LEN]>,
+    blocks: Vec<Block>,
     entries: Vec<IndexEntry>,
 }
 
 impl IndexSegment {
-    /// A segment from unsorted entries. Fails on two entries with the same (Id, stamp), on a
-    /// pack ordinal outside `packs`, or on a `Gone` entry that carries a location.
+    /// A segment from unsorted entries, which name their blocks by index into `blocks` (the
+    /// table is made canonical: blocks no entry names are dropped, repeats merged). Fails on
+    /// two entries with the same (Id, stamp), on a block or pack index out of range, or on a
+    /// `Gone` entry that carries a block or ordinal.
     pub fn new(
         object: impl Into<String>,
         packs: Vec<[u8; PACK_NAME_LEN]>,
+        blocks: Vec<Block>,
         mut entries: Vec<IndexEntry>,
     ) -> Result<Self> {
         let object = object.into();
@@ -157,13 +188,15 @@ impl IndexSegment {
                 "index segment object name must be 1 to 65535 bytes".into(),
             ));
         }
-        entries.sort_by(IndexEntry::key_cmp);
-        let segment = Self {
+        entries.sort_unstable_by(IndexEntry::key_cmp);
+        let mut segment = Self {
             object,
             packs,
+            blocks,
             entries,
         };
         segment.check().map_err(Error::InvalidArgument)?;
+        segment.canonical_blocks();
         Ok(segment)
     }
 
@@ -175,6 +208,11 @@ impl IndexSegment {
     /// The pack table.
     pub fn packs(&self) -> &[[u8; PACK_NAME_LEN]] {
         &self.packs
+    }
+
+    /// The block table ([`IndexEntry::block`] indexes it).
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
     }
 
     /// Every entry, sorted by (Id, stamp).
@@ -194,14 +232,35 @@ impl IndexSegment {
         self.versions(id).last()
     }
 
-    /// The name of the pack an entry points into.
-    pub fn pack_of(&self, entry: &IndexEntry) -> Option<&[u8; PACK_NAME_LEN]> {
-        usize::try_from(entry.location.pack)
+    /// The block an entry's content is in (`None` for a `Gone` entry, or an index out of
+    /// range, which a segment built by [`Self::new`] or [`Self::decode`] never holds).
+    pub fn block_of(&self, entry: &IndexEntry) -> Option<&Block> {
+        if entry.kind == EntryKind::Gone {
+            return None;
+        }
+        usize::try_from(entry.block)
             .ok()
+            .and_then(|i| self.blocks.get(i))
+    }
+
+    /// Where an entry's content is (`None` as for [`Self::block_of`]).
+    pub fn location(&self, entry: &IndexEntry) -> Option<Location> {
+        self.block_of(entry).map(|b| Location {
+            pack: b.pack,
+            offset: b.offset,
+            length: b.length,
+            ordinal: entry.ordinal,
+        })
+    }
+
+    /// The name of the pack an entry points into (`None` as for [`Self::block_of`]).
+    pub fn pack_of(&self, entry: &IndexEntry) -> Option<&[u8; PACK_NAME_LEN]> {
+        self.block_of(entry)
+            .and_then(|b| usize::try_from(b.pack).ok())
             .and_then(|i| self.packs.get(i))
     }
 
-    /// Sorted, unique, locations in range, `Gone` entries empty.
+    /// Sorted, unique, blocks and packs in range, `Gone` entries empty.
     fn check(&self) -> std::result::Result<(), String> {
         for pair in self.entries.windows(2) {
             if pair[0].key_cmp(&pair[1]) != Ordering::Less {
@@ -214,16 +273,24 @@ impl IndexSegment {
         for entry in &self.entries {
             match entry.kind {
                 EntryKind::Gone => {
-                    if entry.location != Location::default() {
+                    if entry.block != 0 || entry.ordinal != 0 {
                         return Err(format!("gone entry {} carries a location", entry.id));
                     }
                 }
                 EntryKind::Version | EntryKind::Deleted => {
+                    let Some(block) = self.block_of(entry) else {
+                        return Err(format!(
+                            "entry {} points at block {} of {}",
+                            entry.id,
+                            entry.block,
+                            self.blocks.len()
+                        ));
+                    };
                     if self.pack_of(entry).is_none() {
                         return Err(format!(
                             "entry {} points at pack {} of {}",
                             entry.id,
-                            entry.location.pack,
+                            block.pack,
                             self.packs.len()
                         ));
                     }
@@ -231,6 +298,30 @@ impl IndexSegment {
             }
         }
         Ok(())
+    }
+
+    /// Makes the block table canonical (see the type's doc). Indexes were checked.
+    fn canonical_blocks(&mut self) {
+        let mut renumbered = vec![u32::MAX; self.blocks.len()];
+        let mut table = BlockTable::default();
+        for entry in &mut self.entries {
+            if entry.kind == EntryKind::Gone {
+                continue;
+            }
+            let Some(slot) = usize::try_from(entry.block)
+                .ok()
+                .and_then(|i| renumbered.get_mut(i))
+            else {
+                continue;
+            };
+            if *slot == u32::MAX
+                && let Some(block) = self.blocks.get(entry.block as usize)
+            {
+                *slot = table.index(*block);
+            }
+            entry.block = *slot;
+        }
+        self.blocks = table.blocks;
     }
 
     /// The plaintext encoding (`repository.md` §6).
@@ -248,7 +339,7 @@ impl IndexSegment {
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
         // Lengths were bounded by `new` (object name) or are bounded by memory long before
-        // 2^32 entries of 63 bytes; saturating keeps this infallible, and `decode` would
+        // 2^32 entries of 47 bytes; saturating keeps this infallible, and `decode` would
         // refuse the mismatch.
         out.extend_from_slice(
             &u16::try_from(self.object.len())
@@ -278,17 +369,19 @@ impl IndexSegment {
             out.extend_from_slice(&e.stamp_ms.to_be_bytes());
         }
         out.extend(self.entries.iter().map(|e| e.kind.to_byte()));
+        // A `Gone` entry's pack, offset and length are zero (`block_of` is None for it).
+        let block = |e: &IndexEntry| self.block_of(e).copied().unwrap_or_default();
         for e in &self.entries {
-            out.extend_from_slice(&e.location.pack.to_be_bytes());
+            out.extend_from_slice(&block(e).pack.to_be_bytes());
         }
         for e in &self.entries {
-            out.extend_from_slice(&e.location.offset.to_be_bytes());
+            out.extend_from_slice(&block(e).offset.to_be_bytes());
         }
         for e in &self.entries {
-            out.extend_from_slice(&e.location.length.to_be_bytes());
+            out.extend_from_slice(&block(e).length.to_be_bytes());
         }
         for e in &self.entries {
-            out.extend_from_slice(&e.location.ordinal.to_be_bytes());
+            out.extend_from_slice(&e.ordinal.to_be_bytes());
         }
         out
     }
@@ -345,22 +438,33 @@ impl IndexSegment {
         let (mut pack_ordinals, mut offsets) = (column(4)?, column(8)?);
         let (mut lengths, mut ordinals) = (column(4)?, column(4)?);
         let mut entries = Vec::with_capacity(n);
+        let mut blocks = BlockTable::default();
         for _ in 0..n {
             let id = RecordId::from_bytes(ids.array().map_err(&corrupt)?)
                 .ok_or_else(|| corrupt("record Id is not alphanumeric".into()))?;
             let kind_byte = kinds.u8().map_err(&corrupt)?;
             let kind = EntryKind::from_byte(kind_byte)
                 .ok_or_else(|| corrupt(format!("unknown entry kind {kind_byte}")))?;
+            let block = Block {
+                pack: u32::from_be_bytes(pack_ordinals.array().map_err(&corrupt)?),
+                offset: u64::from_be_bytes(offsets.array().map_err(&corrupt)?),
+                length: u32::from_be_bytes(lengths.array().map_err(&corrupt)?),
+            };
+            let ordinal = u32::from_be_bytes(ordinals.array().map_err(&corrupt)?);
+            let block = if kind == EntryKind::Gone {
+                if block != Block::default() || ordinal != 0 {
+                    return Err(corrupt(format!("gone entry {id} carries a location")));
+                }
+                0
+            } else {
+                blocks.index(block)
+            };
             entries.push(IndexEntry {
                 id,
                 stamp_ms: i64::from_be_bytes(stamps.array().map_err(&corrupt)?),
                 kind,
-                location: Location {
-                    pack: u32::from_be_bytes(pack_ordinals.array().map_err(&corrupt)?),
-                    offset: u64::from_be_bytes(offsets.array().map_err(&corrupt)?),
-                    length: u32::from_be_bytes(lengths.array().map_err(&corrupt)?),
-                    ordinal: u32::from_be_bytes(ordinals.array().map_err(&corrupt)?),
-                },
+                block,
+                ordinal,
             });
         }
         if r.pos != bytes.len() {
@@ -369,10 +473,36 @@ impl IndexSegment {
         let segment = Self {
             object,
             packs,
+            blocks: blocks.blocks,
             entries,
         };
         segment.check().map_err(corrupt)?;
         Ok(segment)
+    }
+}
+
+/// A block table being built: each distinct block once, in the order first asked for.
+#[derive(Default)]
+struct BlockTable {
+    blocks: Vec<Block>,
+    index: HashMap<Block, u32>,
+}
+
+impl BlockTable {
+    /// The index of `block`, added if new.
+    fn index(&mut self, block: Block) -> u32 {
+        // Entries of one block mostly come together (a block holds consecutive rows of the
+        // read, and Ids are handed out in order): skip the map then.
+        if let Some(last) = self.blocks.len().checked_sub(1)
+            && self.blocks[last] == block
+        {
+            return last as u32;
+        }
+        let next = self.blocks.len() as u32;
+        *self.index.entry(block).or_insert_with(|| {
+            self.blocks.push(block);
+            next
+        })
     }
 }
 
@@ -456,37 +586,62 @@ mod tests {
         RecordId::parse(&format!("001{n:015}")).unwrap()
     }
 
-    fn entry(n: u32, stamp_ms: i64, pack: u32) -> IndexEntry {
+    /// Packs of `PACKS`, block `n % 5` of them: a table every `entry` can point into.
+    const PACKS: usize = 3;
+    fn blocks() -> Vec<Block> {
+        (0..5u32)
+            .map(|b| Block {
+                pack: b % PACKS as u32,
+                offset: u64::from(b) * 1000,
+                length: 1000,
+            })
+            .collect()
+    }
+
+    fn entry(n: u32, stamp_ms: i64) -> IndexEntry {
         IndexEntry {
             id: id(n),
             stamp_ms,
             kind: EntryKind::Version,
-            location: Location {
-                pack,
-                offset: u64::from(n) * 100,
-                length: 100,
-                ordinal: n % 7,
-            },
+            block: n % 5,
+            ordinal: n % 7,
         }
+    }
+
+    fn gone(n: u32, stamp_ms: i64) -> IndexEntry {
+        IndexEntry {
+            id: id(n),
+            stamp_ms,
+            kind: EntryKind::Gone,
+            block: 0,
+            ordinal: 0,
+        }
+    }
+
+    fn segment(object: &str, entries: Vec<IndexEntry>) -> Result<IndexSegment> {
+        IndexSegment::new(object, vec![[1; 32], [2; 32], [3; 32]], blocks(), entries)
+    }
+
+    #[test]
+    fn index_entries_stay_small() {
+        // A run holds one entry per version it writes until the object's segment is stored
+        // (56 bytes while each entry carried its block's pack, offset and length).
+        assert_eq!(std::mem::size_of::<IndexEntry>(), 40);
     }
 
     #[test]
     fn round_trip_and_lookup() {
-        let gone = IndexEntry {
-            id: id(2),
-            stamp_ms: 50,
-            kind: EntryKind::Gone,
-            location: Location::default(),
-        };
-        let segment = IndexSegment::new(
+        let segment = segment(
             "Account",
-            vec![[1; 32], [2; 32]],
             vec![
-                entry(3, 10, 1),
-                entry(1, 30, 0),
-                entry(1, 20, 1),
-                entry(2, 10, 0),
-                gone,
+                entry(3, 10),
+                entry(1, 30),
+                IndexEntry {
+                    block: 4,
+                    ..entry(1, 20)
+                },
+                entry(2, 10),
+                gone(2, 50),
             ],
         )
         .unwrap();
@@ -494,21 +649,161 @@ mod tests {
         assert_eq!(decoded, segment);
         assert_eq!(decoded.latest(&id(1)).unwrap().stamp_ms, 30);
         assert_eq!(decoded.versions(&id(1)).len(), 2);
-        assert_eq!(decoded.latest(&id(2)).unwrap().kind, EntryKind::Gone);
+        let gone = decoded.latest(&id(2)).unwrap();
+        assert_eq!(gone.kind, EntryKind::Gone);
+        assert_eq!(decoded.location(gone), None);
+        assert_eq!(decoded.pack_of(gone), None);
         assert!(decoded.latest(&id(4)).is_none());
+        // Block 3 is in pack 0, at 3000.
+        let three = decoded.latest(&id(3)).unwrap();
+        assert_eq!(decoded.pack_of(three), Some(&[1; 32]));
         assert_eq!(
-            decoded.pack_of(decoded.latest(&id(3)).unwrap()),
-            Some(&[2; 32])
+            decoded.location(three),
+            Some(Location {
+                pack: 0,
+                offset: 3000,
+                length: 1000,
+                ordinal: 3
+            })
         );
+        // The table keeps the blocks named, once each, in the order the entries name them:
+        // (1, 20) names block 4, (1, 30) block 1, (2, 10) block 2, (3, 10) block 3.
+        let offsets: Vec<u64> = decoded.blocks().iter().map(|b| b.offset).collect();
+        assert_eq!(offsets, [4000, 1000, 2000, 3000]);
+    }
+
+    /// The encoding of a segment made by the code before entries named their blocks by index
+    /// (each entry carried its pack, offset and length): the layout of `repository.md` §6,
+    /// which must not change.
+    const PINNED: [&str; 9] = [
+        "434649580200074163636f756e7400000002abababababababababababababababababababababababababababababab",
+        "abab01010101010101010101010101010101010101010101010101010101010101010000000730303130303030303030",
+        "303030303030303130303130303030303030303030303030303130303130303030303030303030303030303230303130",
+        "303030303030303030303030303330303130303030303030303030303030303430303130303030303030303030303030",
+        "30343030313030303030303030303030303030350000018bcfe568000000018bcfed092000000174876e8000ffffffff",
+        "fffffffb0000018bcfe56801000001a3185c50000000018bcfe568000001020000010000000000000000010000000000",
+        "00000000000000000000010000000100000000000004d200000000000000000000000000000000000000000000000000",
+        "000000000004d200000000000010000000000000000000000003090000100000000000000004d2000003090000012c00",
+        "00100000000003000000010000000000000000000000000001117000000000",
+    ];
+
+    #[test]
+    fn encoding_is_pinned() {
+        let pinned = hex::decode(PINNED.concat()).unwrap();
+        let block = |pack, offset, length| Block {
+            pack,
+            offset,
+            length,
+        };
+        // Blocks in write order, one no entry names (dropped) and one repeated (merged).
+        let blocks = vec![
+            block(0, 0, 1234),
+            block(0, 1234, 777),
+            block(1, 0, 4096),
+            block(1, 4096, 300),
+            block(1, 4396, 10),
+            block(0, 1234, 777),
+        ];
+        let e = |n, stamp_ms, kind, block, ordinal| IndexEntry {
+            id: id(n),
+            stamp_ms,
+            kind,
+            block,
+            ordinal,
+        };
+        let segment = IndexSegment::new(
+            "Account",
+            vec![[0xAB; 32], [0x01; 32]],
+            blocks,
+            vec![
+                e(5, 1_700_000_000_000, EntryKind::Version, 2, 0),
+                e(1, 1_700_000_000_000, EntryKind::Version, 1, 3),
+                e(1, 1_700_000_500_000, EntryKind::Deleted, 2, 1),
+                e(3, -5, EntryKind::Version, 0, 0),
+                e(2, 1_600_000_000_000, EntryKind::Gone, 0, 0),
+                e(4, 1_700_000_000_001, EntryKind::Version, 5, 0),
+                e(4, 1_800_000_000_000, EntryKind::Deleted, 3, 70_000),
+            ],
+        )
+        .unwrap();
+        assert_eq!(segment.encode(), pinned);
+        let decoded = IndexSegment::decode(&pinned).unwrap();
+        assert_eq!(decoded, segment);
+        assert_eq!(decoded.encode(), pinned);
+        // What the code before read from these bytes, entry by entry (sorted): the location.
+        let loc = |pack, offset, length, ordinal| {
+            Some(Location {
+                pack,
+                offset,
+                length,
+                ordinal,
+            })
+        };
+        let locations: Vec<(String, i64, EntryKind, Option<Location>)> = decoded
+            .entries()
+            .iter()
+            .map(|e| (e.id.to_string(), e.stamp_ms, e.kind, decoded.location(e)))
+            .collect();
+        let expected = vec![
+            (
+                1,
+                1_700_000_000_000,
+                EntryKind::Version,
+                loc(0, 1234, 777, 3),
+            ),
+            (1, 1_700_000_500_000, EntryKind::Deleted, loc(1, 0, 4096, 1)),
+            (2, 1_600_000_000_000, EntryKind::Gone, None),
+            (3, -5, EntryKind::Version, loc(0, 0, 1234, 0)),
+            (
+                4,
+                1_700_000_000_001,
+                EntryKind::Version,
+                loc(0, 1234, 777, 0),
+            ),
+            (
+                4,
+                1_800_000_000_000,
+                EntryKind::Deleted,
+                loc(1, 4096, 300, 70_000),
+            ),
+            (5, 1_700_000_000_000, EntryKind::Version, loc(1, 0, 4096, 0)),
+        ];
+        let expected: Vec<_> = expected
+            .into_iter()
+            .map(|(n, stamp, kind, loc)| (id(n).to_string(), stamp, kind, loc))
+            .collect();
+        assert_eq!(locations, expected);
+        assert_eq!(decoded.blocks().len(), 4);
     }
 
     #[test]
-    fn new_refuses_duplicates_and_dangling_packs() {
+    fn new_refuses_duplicates_and_dangling_references() {
+        assert!(segment("A", vec![entry(1, 1), entry(1, 1)]).is_err());
+        // Block out of range.
         assert!(
-            IndexSegment::new("A", vec![[0; 32]], vec![entry(1, 1, 0), entry(1, 1, 0)]).is_err()
+            segment(
+                "A",
+                vec![IndexEntry {
+                    block: 5,
+                    ..entry(1, 1)
+                }]
+            )
+            .is_err()
         );
-        assert!(IndexSegment::new("A", vec![[0; 32]], vec![entry(1, 1, 1)]).is_err());
-        assert!(IndexSegment::new("", vec![[0; 32]], vec![]).is_err());
+        // Pack out of range (block 2 is in pack 2, of 2).
+        assert!(IndexSegment::new("A", vec![[0; 32]; 2], blocks(), vec![entry(2, 1)]).is_err());
+        // A gone entry with a location.
+        assert!(
+            segment(
+                "A",
+                vec![IndexEntry {
+                    ordinal: 1,
+                    ..gone(1, 1)
+                }]
+            )
+            .is_err()
+        );
+        assert!(segment("", vec![]).is_err());
     }
 
     #[test]
@@ -521,9 +816,9 @@ mod tests {
     #[test]
     fn stored_segments_round_trip_and_compress() {
         let entries: Vec<IndexEntry> = (0..10_000)
-            .map(|n| entry(n, 1_700_000_000_000 + i64::from(n % 97), 0))
+            .map(|n| entry(n, 1_700_000_000_000 + i64::from(n % 97)))
             .collect();
-        let segment = IndexSegment::new("Account", vec![[7; PACK_NAME_LEN]], entries).unwrap();
+        let segment = segment("Account", entries).unwrap();
         let stored = segment.to_stored().unwrap();
         assert_eq!(IndexSegment::from_stored(&stored).unwrap(), segment);
         // Columns of sorted Ids, nearby stamps and a few blocks compress.
@@ -539,12 +834,7 @@ mod tests {
 
     #[test]
     fn decode_refuses_malformed_input() {
-        let segment = IndexSegment::new(
-            "Contact",
-            vec![[9; 32]],
-            vec![entry(1, 1, 0), entry(2, 2, 0)],
-        )
-        .unwrap();
+        let segment = segment("Contact", vec![entry(1, 1), entry(2, 2)]).unwrap();
         let bytes = segment.encode();
         // Every truncation is refused, never a panic.
         for cut in 0..bytes.len() {
@@ -567,6 +857,12 @@ mod tests {
         let mut swapped = bytes.clone();
         swapped[start..start + 2 * ID_LEN].rotate_left(ID_LEN);
         assert!(IndexSegment::decode(&swapped).is_err());
+        // A gone entry that carries a location: the second entry made gone (the kind column
+        // follows the Ids and the stamps).
+        let kinds = start + 2 * ID_LEN + 2 * 8;
+        let mut gone = bytes.clone();
+        gone[kinds + 1] = 2;
+        assert!(IndexSegment::decode(&gone).is_err());
     }
 
     proptest! {
@@ -577,17 +873,21 @@ mod tests {
             let entries: Vec<IndexEntry> = raw
                 .into_iter()
                 .map(|((n, stamp), kind)| match EntryKind::from_byte(kind).unwrap() {
-                    EntryKind::Gone => IndexEntry {
-                        id: id(n),
-                        stamp_ms: stamp,
-                        kind: EntryKind::Gone,
-                        location: Location::default(),
-                                },
-                    kind => IndexEntry { kind, ..entry(n, stamp, n % 3) },
+                    EntryKind::Gone => gone(n, stamp),
+                    kind => IndexEntry { kind, ..entry(n, stamp) },
                 })
                 .collect();
-            let segment = IndexSegment::new("Case", vec![[1; 32], [2; 32], [3; 32]], entries).unwrap();
-            prop_assert_eq!(IndexSegment::decode(&segment.encode()).unwrap(), segment);
+            let segment = segment("Case", entries).unwrap();
+            let decoded = IndexSegment::decode(&segment.encode()).unwrap();
+            // Every entry resolves to the same place it was written with.
+            for e in segment.entries() {
+                let want = (e.kind != EntryKind::Gone).then(|| {
+                    let b = blocks()[(id_number(&e.id) % 5) as usize];
+                    Location { pack: b.pack, offset: b.offset, length: b.length, ordinal: e.ordinal }
+                });
+                prop_assert_eq!(segment.location(e), want);
+            }
+            prop_assert_eq!(decoded, segment);
         }
 
         /// Arbitrary bytes never panic the decoder, and whatever it accepts is canonical:
@@ -600,5 +900,9 @@ mod tests {
                 prop_assert_eq!(segment.encode(), bytes);
             }
         }
+    }
+
+    fn id_number(id: &RecordId) -> u32 {
+        id.as_str()[3..].parse().unwrap()
     }
 }

@@ -8,6 +8,7 @@
 //! The backup driver (Salesforce to snapshot) is `crate::backup`.
 
 pub mod blobs;
+mod columns;
 pub mod index;
 pub mod manifest;
 pub mod pack;

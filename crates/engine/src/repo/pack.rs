@@ -5,10 +5,13 @@
 use coffer_compress::{Compressor, Decompressor, DictionarySet};
 use serde::{Deserialize, Serialize};
 
+use super::columns::{self, ColumnEncoder};
 use crate::error::{Error, Result};
 
 const FOOTER_MAGIC: &[u8; 4] = b"CFPK";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Most bytes of record lines a block may give back (a bomb guard: blocks hold ~8 MiB).
+const MAX_LINES_BYTES: usize = 64 * 1024 * 1024;
 /// Footer: table length (u32be), magic, version.
 const FOOTER_LEN: usize = 4 + 4 + 1;
 
@@ -38,6 +41,8 @@ pub struct PackBuilder {
     plaintext: Vec<u8>,
     blocks: Vec<BlockInfo>,
     scratch: Vec<u8>,
+    encoder: ColumnEncoder,
+    encoded: Vec<u8>,
 }
 
 impl PackBuilder {
@@ -108,9 +113,10 @@ impl PackBuilder {
                 "a canonical record cannot be empty or contain a raw newline".into(),
             ));
         }
+        self.encoder.encode(content, &mut self.encoded);
         let offset = self.plaintext.len();
         compressor
-            .compress_into(content, &mut self.plaintext)
+            .compress_into(&self.encoded, &mut self.plaintext)
             .map_err(Error::Compress)?;
         let too_big = || Error::InvalidArgument("block larger than 4 GiB".into());
         let info = BlockInfo {
@@ -190,34 +196,10 @@ pub fn block_lines(
     decompressor: &mut Decompressor,
     dictionaries: &DictionarySet,
 ) -> Result<Vec<Vec<u8>>> {
-    let content = block_content(block, decompressor, dictionaries)?;
-    Ok(lines_of(&content).map(<[u8]>::to_vec).collect())
-}
-
-/// A block's decompressed content, which must end with a newline.
-fn block_content(
-    block: &[u8],
-    decompressor: &mut Decompressor,
-    dictionaries: &DictionarySet,
-) -> Result<Vec<u8>> {
     let content = decompressor
         .decompress(block, dictionaries)
         .map_err(Error::Compress)?;
-    if !content.ends_with(b"\n") {
-        return Err(Error::Corrupt {
-            what: "block".into(),
-            reason: "content does not end with a newline".into(),
-        });
-    }
-    Ok(content)
-}
-
-/// The record lines of block content (`block_content`), without their newlines.
-fn lines_of(content: &[u8]) -> impl Iterator<Item = &[u8]> {
-    content
-        .strip_suffix(b"\n")
-        .unwrap_or(content)
-        .split(|&b| b == b'\n')
+    columns::lines_of(&content, MAX_LINES_BYTES)
 }
 
 /// Decompresses a block and returns its record line `ordinal` (without its newline), or the
@@ -228,11 +210,10 @@ pub fn block_line(
     decompressor: &mut Decompressor,
     dictionaries: &DictionarySet,
 ) -> Result<std::result::Result<Vec<u8>, usize>> {
-    let content = block_content(block, decompressor, dictionaries)?;
-    Ok(match lines_of(&content).nth(ordinal) {
-        Some(line) => Ok(line.to_vec()),
-        None => Err(lines_of(&content).count()),
-    })
+    let content = decompressor
+        .decompress(block, dictionaries)
+        .map_err(Error::Compress)?;
+    columns::line_of(&content, ordinal)
 }
 
 /// [`block_lines`], checked against the number of records the block table gives.

@@ -12,7 +12,7 @@ use coffer_compress::{Compressor, Decompressor, DictionarySet, Level, Limits};
 use tokio::sync::OnceCell;
 
 use super::blobs::{BLOB_NAME_LEN, BlobPacker};
-use super::index::{EntryKind, IndexEntry, IndexSegment, Location, RecordId};
+use super::index::{Block, EntryKind, IndexEntry, IndexSegment, Location, RecordId, store_segment};
 use super::manifest::{
     BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
 };
@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 /// `zstd -b3 -B262144`).
 const BLOCK_TARGET: usize = 8 * 1024 * 1024;
 /// zstd level of record blocks.
-const BLOCK_LEVEL: i32 = 9;
+const BLOCK_LEVEL: i32 = 3;
 /// Plaintext bytes per pack before a new one starts (about 80 MB of records). A pack is held
 /// in memory, and sealed into a copy, while it is built and stored, by each object written.
 const PACK_TARGET: usize = 8 * 1024 * 1024;
@@ -51,22 +51,31 @@ struct Packing {
 }
 
 /// What a run has written of one object's records so far. Memory is bounded by one block
-/// being filled and one pack being built (plus an index entry per version): a pack is stored
-/// as soon as it is full, not when the object is finished.
+/// being filled and one pack being built (plus an index entry per version, 40 bytes): a pack
+/// is stored as soon as it is full, not when the object is finished.
 struct ObjectRun {
     packing: Option<Packing>,
-    /// The block being filled: record lines, each followed by `\n`, and their keys.
+    /// The block being filled: record lines, each followed by `\n`.
     block: Vec<u8>,
-    block_keys: Vec<(RecordId, i64, EntryKind)>,
-    /// Packs of this object stored by this run, in order (entries name them by ordinal).
+    /// Records in `block`; their entries are in `entries` already, naming block
+    /// `blocks.len()`, which `flush_block` adds.
+    block_records: u32,
+    /// Packs of this object stored by this run, in order (blocks name them by ordinal).
     packs: Vec<[u8; 32]>,
+    /// Blocks stored by this run, in order (entries name them by ordinal).
+    blocks: Vec<Block>,
     entries: Vec<IndexEntry>,
     versions: u64,
     gone: u64,
 }
 
 impl ObjectRun {
-    fn new() -> Result<Self> {
+    /// A run whose entries have room for `expected` versions.
+    fn new(expected: usize) -> Result<Self> {
+        let mut entries = Vec::new();
+        // Only room: a count too large to reserve is no reason to fail, the entries grow
+        // as they come.
+        let _ = entries.try_reserve_exact(expected);
         Ok(Self {
             packing: Some(Packing {
                 compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
@@ -74,12 +83,37 @@ impl ObjectRun {
                 builder: PackBuilder::new(),
             }),
             block: Vec::new(),
-            block_keys: Vec::new(),
+            block_records: 0,
             packs: Vec::new(),
-            entries: Vec::new(),
+            blocks: Vec::new(),
+            entries,
             versions: 0,
             gone: 0,
         })
+    }
+
+    /// Queues the record line `canonical` (without its newline) in the block being filled.
+    fn push_version(
+        &mut self,
+        id: RecordId,
+        stamp_ms: i64,
+        kind: EntryKind,
+        canonical: &[u8],
+    ) -> Result<()> {
+        let block = u32::try_from(self.blocks.len())
+            .map_err(|_| Error::InvalidArgument("too many blocks".into()))?;
+        self.entries.push(IndexEntry {
+            id,
+            stamp_ms,
+            kind,
+            block,
+            ordinal: self.block_records,
+        });
+        // A block holds at most BLOCK_TARGET bytes plus one record, a newline each.
+        self.block_records += 1;
+        self.block.extend_from_slice(canonical);
+        self.block.push(b'\n');
+        Ok(())
     }
 
     fn packing(&mut self) -> Result<&mut Packing> {
@@ -92,7 +126,7 @@ impl ObjectRun {
     /// Compresses the records waiting into one block of the pack being built, on a worker
     /// thread (zstd at this level is most of a backup's CPU).
     async fn flush_block(&mut self, object: &str) -> Result<()> {
-        if self.block_keys.is_empty() {
+        if self.block_records == 0 {
             return Ok(());
         }
         let block = std::mem::take(&mut self.block);
@@ -115,19 +149,13 @@ impl ObjectRun {
         self.block = block;
         let pack = u32::try_from(self.packs.len())
             .map_err(|_| Error::InvalidArgument("too many packs".into()))?;
-        for (ordinal, (id, stamp_ms, kind)) in self.block_keys.drain(..).enumerate() {
-            self.entries.push(IndexEntry {
-                id,
-                stamp_ms,
-                kind,
-                location: Location {
-                    pack,
-                    offset: info.offset,
-                    length: info.length,
-                    ordinal: u32::try_from(ordinal).unwrap_or(u32::MAX),
-                },
-            });
-        }
+        // The block `push_version` named in the entries of its records.
+        self.blocks.push(Block {
+            pack,
+            offset: info.offset,
+            length: info.length,
+        });
+        self.block_records = 0;
         Ok(())
     }
 
@@ -192,7 +220,33 @@ enum Known {
     /// dropped there.
     Fresh,
     /// The newest stored or queued version of each record.
-    Map(HashMap<RecordId, (i64, EntryKind)>),
+    Map(HashMap<RecordId, Newest>),
+}
+
+/// The stamp and kind of a record's newest version, as [`Known::Map`] keeps them: the stamp
+/// as bytes, so the pair aligns to 1 and a map slot takes 27 bytes with its Id instead of 40
+/// (the map holds every record of the object while it is written).
+#[derive(Clone, Copy)]
+struct Newest {
+    stamp_ms: [u8; 8],
+    kind: EntryKind,
+}
+
+impl Newest {
+    fn new(stamp_ms: i64, kind: EntryKind) -> Self {
+        Self {
+            stamp_ms: stamp_ms.to_ne_bytes(),
+            kind,
+        }
+    }
+
+    fn stamp_ms(self) -> i64 {
+        i64::from_ne_bytes(self.stamp_ms)
+    }
+
+    fn get(self) -> (i64, EntryKind) {
+        (self.stamp_ms(), self.kind)
+    }
 }
 
 /// What a run needs to write one object: handed out by [`SnapshotWriter::object_writer`].
@@ -202,6 +256,8 @@ pub struct ObjectWriter<'a> {
     /// The object's state before this run (the parent's, or the continued run's).
     previous: Option<ObjectState>,
     known: Known,
+    /// Versions the org reports ([`Self::expect_records`]); 0 when it did not say.
+    expected: usize,
     run: Option<ObjectRun>,
     blob_names: BlobNames,
     packer: Option<BlobPacker>,
@@ -242,13 +298,14 @@ impl<'a> ObjectWriter<'a> {
             self.known = Known::Fresh;
             return Ok(());
         }
-        let mut known: HashMap<RecordId, (i64, EntryKind)> = HashMap::new();
+        let mut known: HashMap<RecordId, Newest> = HashMap::new();
         for name in segments {
             let segment = self.org.segment(name).await?;
             for e in segment.entries() {
-                let slot = known.entry(e.id).or_insert((e.stamp_ms, e.kind));
-                if e.stamp_ms >= slot.0 {
-                    *slot = (e.stamp_ms, e.kind);
+                let newest = Newest::new(e.stamp_ms, e.kind);
+                let slot = known.entry(e.id).or_insert(newest);
+                if e.stamp_ms >= slot.stamp_ms() {
+                    *slot = newest;
                 }
             }
         }
@@ -262,16 +319,16 @@ impl<'a> ObjectWriter<'a> {
     /// ([`Self::load_known`]).
     pub fn newest(&self, id: &RecordId) -> Option<(i64, EntryKind)> {
         match &self.known {
-            Known::Map(known) => known.get(id).copied(),
+            Known::Map(known) => known.get(id).map(|n| n.get()),
             Known::NotLoaded | Known::Fresh => None,
         }
     }
 
     /// Every record stored before this run or queued since, with its newest stamp and kind
     /// (nothing unless the object had stored versions and they were loaded).
-    pub fn known_records(&self) -> impl Iterator<Item = (&RecordId, &(i64, EntryKind))> {
+    pub fn known_records(&self) -> impl Iterator<Item = (&RecordId, (i64, EntryKind))> {
         match &self.known {
-            Known::Map(known) => Some(known.iter()),
+            Known::Map(known) => Some(known.iter().map(|(id, n)| (id, n.get()))),
             Known::NotLoaded | Known::Fresh => None,
         }
         .into_iter()
@@ -279,35 +336,41 @@ impl<'a> ObjectWriter<'a> {
     }
 
     /// Records whose newest version is live (neither deleted nor gone).
-    pub fn live_count(&self) -> u64 {
-        match &self.known {
+    ///
+    /// On a first run this sorts the versions queued (the order they are stored in anyway),
+    /// so it needs no copy of them.
+    pub fn live_count(&mut self) -> u64 {
+        match &mut self.known {
             Known::Map(known) => known
                 .values()
-                .filter(|(_, kind)| *kind == EntryKind::Version)
+                .filter(|n| n.kind == EntryKind::Version)
                 .count() as u64,
             Known::NotLoaded => 0,
             Known::Fresh => {
                 // Only what this run queued: the newest version of each record.
-                let Some(run) = &self.run else { return 0 };
-                let mut keys: Vec<(&RecordId, i64, EntryKind)> = run
-                    .entries
+                let Some(run) = &mut self.run else { return 0 };
+                sort_fresh(&mut run.entries);
+                let entries = &run.entries;
+                entries
                     .iter()
-                    .map(|e| (&e.id, e.stamp_ms, e.kind))
-                    .chain(
-                        run.block_keys
-                            .iter()
-                            .map(|(id, stamp, kind)| (id, *stamp, *kind)),
-                    )
-                    .collect();
-                keys.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                keys.iter()
                     .enumerate()
-                    .filter(|(i, (id, _, kind))| {
-                        *kind == EntryKind::Version && keys.get(i + 1).is_none_or(|n| n.0 != *id)
+                    .filter(|(i, e)| {
+                        e.kind == EntryKind::Version
+                            && entries.get(i + 1).is_none_or(|n| n.id != e.id)
                     })
                     .count() as u64
             }
         }
+    }
+
+    /// Notes that the org reports about `count` records of the object: on a first run, room
+    /// for that many index entries is made at once, which spares the copies (and the unused
+    /// room) of a growing vector.
+    pub fn expect_records(&mut self, count: u64) {
+        // recordCount leaves out the Recycle Bin, which a full read (queryAll) returns too:
+        // an eighth more, so a few deleted rows do not double the room. Room not written
+        // costs address space, not memory.
+        self.expected = usize::try_from(count.saturating_add(count / 8)).unwrap_or(usize::MAX);
     }
 
     /// Notes that this run read the object in full (in an otherwise incremental run), so the
@@ -369,7 +432,7 @@ impl<'a> ObjectWriter<'a> {
             }
             Known::Fresh => {}
             Known::Map(known) => {
-                if let Some(&(stamp, _)) = known.get(&pending.id)
+                if let Some(stamp) = known.get(&pending.id).map(|n| n.stamp_ms())
                     && stamp >= pending.stamp_ms
                 {
                     return Err(Error::InvalidArgument(format!(
@@ -377,12 +440,20 @@ impl<'a> ObjectWriter<'a> {
                         pending.id, pending.stamp_ms
                     )));
                 }
-                known.insert(pending.id, (pending.stamp_ms, pending.kind));
+                known.insert(pending.id, Newest::new(pending.stamp_ms, pending.kind));
             }
         }
         let run = match &mut self.run {
             Some(run) => run,
-            None => self.run.insert(ObjectRun::new()?),
+            None => {
+                // Only a first run stores every version read: with stored versions, only
+                // what changed, which no count foretells.
+                let expected = match self.known {
+                    Known::Fresh => self.expected,
+                    Known::NotLoaded | Known::Map(_) => 0,
+                };
+                self.run.insert(ObjectRun::new(expected)?)
+            }
         };
         if pending.kind == EntryKind::Gone {
             run.gone += 1;
@@ -390,16 +461,19 @@ impl<'a> ObjectWriter<'a> {
                 id: pending.id,
                 stamp_ms: pending.stamp_ms,
                 kind: EntryKind::Gone,
-                location: Location::default(),
+                block: 0,
+                ordinal: 0,
             });
             return Ok(());
         }
         run.versions += 1;
         self.logical_bytes_added += pending.canonical.len() as u64;
-        run.block.extend_from_slice(&pending.canonical);
-        run.block.push(b'\n');
-        run.block_keys
-            .push((pending.id, pending.stamp_ms, pending.kind));
+        run.push_version(
+            pending.id,
+            pending.stamp_ms,
+            pending.kind,
+            &pending.canonical,
+        )?;
         if run.block.len() >= BLOCK_TARGET {
             run.flush_block(&self.object).await?;
             if run.packing()?.builder.len() >= PACK_TARGET
@@ -503,18 +577,18 @@ impl<'a> ObjectWriter<'a> {
             }
             let mut entries = run.entries;
             if matches!(self.known, Known::Fresh) {
-                // Nothing checked the versions as they came: a version key read twice (the
-                // same content, §4.4) is indexed once.
-                entries.sort_unstable_by_key(|e| (e.id, e.stamp_ms));
-                entries.dedup_by(|b, a| a.id == b.id && a.stamp_ms == b.stamp_ms);
+                sort_fresh(&mut entries);
             }
             // The segment sorts its entries by (Id, stamp); with stored versions, `push`
             // admitted one per pair.
-            let segment = IndexSegment::new(&done.object, run.packs, entries)?;
-            let (name, size) = self
-                .org
-                .put_content(ContentKind::Index, &segment.to_stored()?)
-                .await?;
+            let segment = IndexSegment::new(&done.object, run.packs, run.blocks, entries)?;
+            // The entries go before the encoding is compressed: they are the larger part of
+            // what an object holds when it is finished.
+            let encoded = segment.encode();
+            drop(segment);
+            let stored = store_segment(&encoded)?;
+            drop(encoded);
+            let (name, size) = self.org.put_content(ContentKind::Index, &stored).await?;
             self.bytes_added += size;
             done.index_segment = Some(name.to_hex());
             done.versions = run.versions;
@@ -524,6 +598,13 @@ impl<'a> ObjectWriter<'a> {
         done.bytes_added = self.bytes_added;
         Ok(done)
     }
+}
+
+/// Sorts the versions a first run queued, and drops a version key read twice (the same
+/// content, §4.4): nothing checked them as they came.
+fn sort_fresh(entries: &mut Vec<IndexEntry>) {
+    entries.sort_unstable_by_key(|e| (e.id, e.stamp_ms));
+    entries.dedup_by(|b, a| a.id == b.id && a.stamp_ms == b.stamp_ms);
 }
 
 /// An object an [`ObjectWriter`] finished: everything it stored, for
@@ -696,6 +777,7 @@ impl<'a> SnapshotWriter<'a> {
             object: object.to_owned(),
             previous: self.objects.get(object).cloned(),
             known: Known::NotLoaded,
+            expected: 0,
             run: None,
             blob_names: self.blob_names.clone(),
             packer: None,
@@ -776,8 +858,10 @@ impl<'a> SnapshotWriter<'a> {
     }
 
     /// [`ObjectWriter::live_count`] of an object opened by [`Self::load_known`].
-    pub fn live_count(&self, object: &str) -> u64 {
-        self.open.get(object).map_or(0, ObjectWriter::live_count)
+    pub fn live_count(&mut self, object: &str) -> u64 {
+        self.open
+            .get_mut(object)
+            .map_or(0, ObjectWriter::live_count)
     }
 
     /// [`ObjectWriter::add_version`] on an object opened by [`Self::load_known`].
@@ -919,16 +1003,16 @@ impl OrgRepo {
         };
         // Newest segment first: the first one that knows the record has its newest version,
         // because a run only adds versions newer than every stored one (`SnapshotWriter::push`).
-        let mut found: Option<(IndexEntry, [u8; 32])> = None;
+        let mut found: Option<(IndexEntry, Option<Location>, [u8; 32])> = None;
         for name in state.index.iter().rev() {
             let segment = self.segment(name).await?;
             if let Some(entry) = segment.latest(&id) {
                 let pack = segment.pack_of(entry).copied().unwrap_or([0; 32]);
-                found = Some((entry.clone(), pack));
+                found = Some((entry.clone(), segment.location(entry), pack));
                 break;
             }
         }
-        let Some((entry, pack)) = found else {
+        let Some((entry, location, pack)) = found else {
             return Ok(None);
         };
         if entry.kind == EntryKind::Gone {
@@ -938,7 +1022,11 @@ impl OrgRepo {
                 canonical: None,
             }));
         }
-        let loc = entry.location;
+        // A decoded segment locates every entry but a gone one (its decoder checks).
+        let loc = location.ok_or_else(|| Error::Corrupt {
+            what: format!("index of {object}"),
+            reason: format!("record {id} has no location"),
+        })?;
         let block = self
             .read_pack_range(
                 &ContentName(pack),
@@ -969,5 +1057,22 @@ impl OrgRepo {
             kind: entry.kind,
             canonical: Some(line),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_versions_stay_small() {
+        // A map slot: the Id and the newest version (40 bytes as `(RecordId, (i64, EntryKind))`).
+        assert_eq!(std::mem::size_of::<(RecordId, Newest)>(), 27);
+        for stamp in [i64::MIN, -1, 0, 1_700_000_000_123, i64::MAX] {
+            assert_eq!(
+                Newest::new(stamp, EntryKind::Deleted).get(),
+                (stamp, EntryKind::Deleted)
+            );
+        }
     }
 }

@@ -113,7 +113,10 @@ impl OrgRepo {
             let mut decoded: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
             for (segment, i) in users {
                 let entry = &segment.entries()[i];
-                let loc = entry.location;
+                // Only entries with a pack were gathered, and they have a location.
+                let Some(loc) = segment.location(entry) else {
+                    continue;
+                };
                 let bad = |reason: String| Error::Corrupt {
                     what: format!("pack {}", name.to_hex()),
                     reason,
