@@ -95,8 +95,36 @@ impl Timestamp {
 
     /// REST JSON form: `2020-10-22T21:03:23.000+0000`.
     pub fn to_rest(self) -> String {
-        let (date, h, m, s, ms) = self.parts();
-        format!("{date}T{h:02}:{m:02}:{s:02}.{ms:03}+0000")
+        let mut out = Vec::with_capacity(REST_LEN);
+        self.write_rest(&mut out);
+        // Only ASCII digits and punctuation are written.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the REST JSON form ([`Timestamp::to_rest`]) to `out` without allocating: a
+    /// backup writes one for every date-time cell it reads.
+    pub fn write_rest(self, out: &mut Vec<u8>) {
+        let ms = self.0.rem_euclid(1000);
+        let secs = self.0.div_euclid(1000);
+        let sod = secs.rem_euclid(86_400);
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            // Outside four-digit years (never a Salesforce value): the general formatter.
+            let (h, m, s) = (sod / 3600, (sod % 3600) / 60, sod % 60);
+            out.extend_from_slice(
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}+0000").as_bytes(),
+            );
+            return;
+        }
+        let mut text = *b"0000-00-00T00:00:00.000+0000";
+        put_digits(&mut text[0..4], y);
+        put_digits(&mut text[5..7], mo);
+        put_digits(&mut text[8..10], d);
+        put_digits(&mut text[11..13], sod / 3600);
+        put_digits(&mut text[14..16], (sod % 3600) / 60);
+        put_digits(&mut text[17..19], sod % 60);
+        put_digits(&mut text[20..23], ms);
+        out.extend_from_slice(&text);
     }
 
     /// SOQL datetime literal: `2020-10-22T21:03:23.000Z` (milliseconds kept so a compound
@@ -132,6 +160,18 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_soql())
+    }
+}
+
+/// Length of the REST form of a four-digit year.
+const REST_LEN: usize = 28;
+
+/// Writes `value` (non-negative, fewer than `10^out.len()`) as zero-padded decimal digits.
+fn put_digits(out: &mut [u8], mut value: i64) {
+    for slot in out.iter_mut().rev() {
+        // A digit: 0..=9 by the remainder.
+        *slot = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
     }
 }
 
@@ -245,6 +285,46 @@ mod tests {
             let ts = Timestamp(t);
             assert_eq!(Timestamp::parse(&ts.to_rest()), Some(ts));
             t += 7_777_777_777;
+        }
+    }
+
+    /// The general formatter `write_rest` replaced, kept as the reference.
+    fn rest_by_format(t: Timestamp) -> String {
+        let ms = t.0.rem_euclid(1000);
+        let secs = t.0.div_euclid(1000);
+        let sod = secs.rem_euclid(86_400);
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        let (h, m, s) = (sod / 3600, (sod % 3600) / 60, sod % 60);
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}+0000")
+    }
+
+    #[test]
+    fn write_rest_matches_the_general_formatter_everywhere() {
+        // Year 0 to 9999 on the fast path, and beyond it on both sides.
+        let year_ms = 31_556_952_000i64;
+        let (from, to) = (-1971 * year_ms - 5 * 86_400_000, 8031 * year_ms);
+        let mut t = from;
+        while t < to {
+            for ts in [Timestamp(t), Timestamp(t + 999), Timestamp(t - 1)] {
+                let mut out = vec![b'x'];
+                ts.write_rest(&mut out);
+                assert_eq!(&out[1..], rest_by_format(ts).as_bytes(), "{}", ts.0);
+                assert_eq!(ts.to_rest(), rest_by_format(ts));
+            }
+            t += 3_333_333_333;
+        }
+        for edge in ["0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"] {
+            let ts = Timestamp::parse(edge).unwrap();
+            assert_eq!(ts.to_rest(), rest_by_format(ts));
+            assert_eq!(ts.to_soql(), edge);
+            assert_eq!(
+                Timestamp(ts.0 - 1).to_rest(),
+                rest_by_format(Timestamp(ts.0 - 1))
+            );
+            assert_eq!(
+                Timestamp(ts.0 + 1).to_rest(),
+                rest_by_format(Timestamp(ts.0 + 1))
+            );
         }
     }
 }

@@ -22,6 +22,12 @@ use coffer_sfsim::org::LiveOrg;
 use coffer_sfsim::server::{AdminClient, FaultPlan, MutationRequest, Simulator};
 use coffer_sfsim::{GenerateConfig, Org, export};
 
+/// jemalloc rather than glibc's allocator: serving a backup allocates and frees many
+/// short-lived buffers (rows, CSV pages, gzip output, file bodies) on every worker thread,
+/// and glibc's arenas spent about a tenth of the simulator's CPU on it (`perf`, benches/peers).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 #[derive(Debug, Parser)]

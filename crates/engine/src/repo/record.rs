@@ -196,7 +196,12 @@ fn write_field(out: &mut Vec<u8>, field: &Field<'_>) -> Result<()> {
         }
         Field::Number(_) => out.extend_from_slice(b"null"),
         Field::Text(s) => serde_json::to_writer(&mut *out, s).map_err(failed)?,
-        Field::DateTime(t) => serde_json::to_writer(&mut *out, &t.to_rest()).map_err(failed)?,
+        Field::DateTime(t) => {
+            // The REST form is digits and punctuation: nothing to escape.
+            out.push(b'"');
+            t.write_rest(out);
+            out.push(b'"');
+        }
     }
     Ok(())
 }

@@ -586,8 +586,11 @@ impl<'a> ObjectWriter<'a> {
             // what an object holds when it is finished.
             let encoded = segment.encode();
             drop(segment);
-            let stored = store_segment(&encoded)?;
-            drop(encoded);
+            // Level 9 on a large object's index takes a while: off the task that drives the
+            // other objects' reads.
+            let stored = tokio::task::spawn_blocking(move || store_segment(&encoded))
+                .await
+                .map_err(|e| Error::Worker(e.to_string()))??;
             let (name, size) = self.org.put_content(ContentKind::Index, &stored).await?;
             self.bytes_added += size;
             done.index_segment = Some(name.to_hex());
