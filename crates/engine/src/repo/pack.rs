@@ -129,6 +129,20 @@ impl PackBuilder {
         Ok(info)
     }
 
+    /// Finishes the pack ([`PackBuilder::finish`]) and leaves this builder empty for the next
+    /// one, keeping its working buffers (joined lines, columns, encoded content), which are
+    /// about a block's size each and would otherwise be allocated, and faulted in, again.
+    pub fn take_pack(&mut self) -> Result<(Vec<u8>, Vec<BlockInfo>)> {
+        let next = PackBuilder {
+            plaintext: Vec::new(),
+            blocks: Vec::new(),
+            scratch: std::mem::take(&mut self.scratch),
+            encoder: std::mem::take(&mut self.encoder),
+            encoded: std::mem::take(&mut self.encoded),
+        };
+        std::mem::replace(self, next).finish()
+    }
+
     /// The finished plaintext (blocks, table, footer) and the block table.
     pub fn finish(mut self) -> Result<(Vec<u8>, Vec<BlockInfo>)> {
         let table = serde_json::to_vec(&Table {
@@ -245,6 +259,23 @@ mod tests {
         (0..n)
             .map(|i| format!(r#"{{"attributes":{{"type":"{object}"}},"Id":"001{i:015}","N":{i}}}"#))
             .collect()
+    }
+
+    #[test]
+    fn a_reused_builder_makes_the_packs_fresh_ones_make() {
+        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let (a, c) = (lines("Account", 40), lines("Contact", 30));
+        let mut reused = PackBuilder::new();
+        reused.push_block("Account", &a, &mut compressor).unwrap();
+        let first = reused.take_pack().unwrap();
+        assert_eq!((reused.is_empty(), reused.len()), (true, 0));
+        reused.push_block("Contact", &c, &mut compressor).unwrap();
+        let second = reused.take_pack().unwrap();
+        for (object, records, taken) in [("Account", &a, first), ("Contact", &c, second)] {
+            let mut fresh = PackBuilder::new();
+            fresh.push_block(object, records, &mut compressor).unwrap();
+            assert_eq!(fresh.finish().unwrap(), taken);
+        }
     }
 
     #[test]

@@ -165,7 +165,7 @@ impl ObjectRun {
         if packing.builder.is_empty() {
             return Ok(None);
         }
-        let (plaintext, _) = std::mem::take(&mut packing.builder).finish()?;
+        let (plaintext, _) = packing.builder.take_pack()?;
         let (name, size) = org.put_content(ContentKind::Pack, &plaintext).await?;
         self.packs.push(name.0);
         Ok(Some((name, size)))
