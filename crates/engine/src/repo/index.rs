@@ -23,6 +23,11 @@ const VERSION: u8 = 2;
 const STORED_LEVEL: i32 = 9;
 /// Largest segment a reader inflates (a bomb guard): about 34 million entries.
 const MAX_SEGMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// Largest inflation ratio a reader accepts (a bomb guard with [`MAX_SEGMENT_BYTES`]): stored
+/// segments inflate about 6 times (unique Ids and stamps, 150,000-record org) and blob index
+/// segments less (random names), so 1000 refuses only forgeries, such as a 21-byte segment
+/// declaring 2 GiB, before any memory is reserved for them.
+const MAX_SEGMENT_RATIO: u32 = 1000;
 /// Bytes of an encoded entry.
 const ENTRY_LEN: usize = ID_LEN + 8 + 1 + 4 + 8 + 4 + 4;
 /// Length of a record Id as the index stores it (the 18-character form).
@@ -517,7 +522,7 @@ pub(super) fn store_segment(encoded: &[u8]) -> Result<Vec<u8>> {
 pub(super) fn open_segment(block: &[u8], what: &str) -> Result<Vec<u8>> {
     coffer_compress::decompress(
         block,
-        &Limits::new(MAX_SEGMENT_BYTES),
+        &Limits::new(MAX_SEGMENT_BYTES).with_max_ratio(MAX_SEGMENT_RATIO),
         &DictionarySet::new(),
     )
     .map_err(|e| Error::Corrupt {
@@ -584,6 +589,35 @@ mod tests {
 
     fn id(n: u32) -> RecordId {
         RecordId::parse(&format!("001{n:015}")).unwrap()
+    }
+
+    #[test]
+    fn segments_that_inflate_beyond_the_ratio_are_refused() {
+        // 8 MiB of zeros stores in a few hundred bytes: far beyond any real segment's ratio.
+        let bomb = store_segment(&vec![0u8; 8 << 20]).unwrap();
+        assert!(bomb.len() * 1000 < 8 << 20);
+        let err = open_segment(&bomb, "index segment x").unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { what, reason } if what == "index segment x" && reason.contains("ratio")),
+            "{err:?}"
+        );
+        // A real segment's ratio is far inside the limit.
+        let entries: Vec<IndexEntry> = (0..10_000u32)
+            .map(|n| IndexEntry {
+                id: id(n),
+                stamp_ms: 1_700_000_000_000,
+                kind: EntryKind::Version,
+                block: 0,
+                ordinal: n,
+            })
+            .collect();
+        let segment =
+            IndexSegment::new("Account", vec![[7u8; 32]], blocks()[..1].to_vec(), entries).unwrap();
+        let stored = store_segment(&segment.encode()).unwrap();
+        assert_eq!(
+            open_segment(&stored, "index segment").unwrap(),
+            segment.encode()
+        );
     }
 
     /// Packs of `PACKS`, block `n % 5` of them: a table every `entry` can point into.
