@@ -396,8 +396,7 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
                     cells.clear();
                     cells.extend(a.row.values());
                     let bytes = layout.canonical(&cells, &blobs)?;
-                    rows.store(a.id.as_str(), a.stamp_ms, a.deleted, bytes)
-                        .await?;
+                    rows.store(a.id, a.stamp_ms, a.deleted, bytes).await?;
                 }
             }
         } else {
@@ -421,8 +420,7 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
                     }
                 }
                 let bytes = canonical(object, &a.row, &order)?;
-                rows.store(a.id.as_str(), a.stamp_ms, a.deleted, bytes)
-                    .await?;
+                rows.store(a.id, a.stamp_ms, a.deleted, bytes).await?;
             }
         }
         if let Some(progress) = &options.progress {
@@ -535,7 +533,7 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
     /// Queues the canonical bytes of an admitted row.
     async fn store(
         &mut self,
-        id: &str,
+        id: RecordId,
         stamp_ms: i64,
         deleted: bool,
         bytes: Vec<u8>,
@@ -596,12 +594,11 @@ async fn record_gone<A: SalesforceApi + ?Sized>(
                 None => break,
             }
         }
-        for (id, stamp) in chunk {
-            let text = id.to_string();
-            if !present.contains(&text) {
+        for &(id, stamp) in chunk {
+            if !present.contains(id.as_str()) {
                 // The entry is dated by the run (it was found gone then), and always after the
                 // version it ends.
-                writer.add_gone(&text, end.millis().max(stamp + 1)).await?;
+                writer.add_gone(id, end.millis().max(stamp + 1)).await?;
                 gone += 1;
             }
         }

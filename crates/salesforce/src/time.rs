@@ -110,10 +110,8 @@ impl Timestamp {
         let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
         if !(0..=9999).contains(&y) {
             // Outside four-digit years (never a Salesforce value): the general formatter.
-            let (h, m, s) = (sod / 3600, (sod % 3600) / 60, sod % 60);
-            out.extend_from_slice(
-                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}+0000").as_bytes(),
-            );
+            let (date, h, m, s, ms) = self.parts();
+            out.extend_from_slice(format!("{date}T{h:02}:{m:02}:{s:02}.{ms:03}+0000").as_bytes());
             return;
         }
         let mut text = *b"0000-00-00T00:00:00.000+0000";

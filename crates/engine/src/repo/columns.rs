@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use super::index::Reader;
 use crate::error::{Error, Result};
 
 /// Form byte: the record lines, each followed by `\n`.
@@ -214,45 +215,35 @@ fn corrupt(reason: impl Into<String>) -> Error {
     }
 }
 
-/// A reader of the header fields.
-struct Cursor<'a> {
-    bytes: &'a [u8],
+/// A header varint (LEB128, at most ten bytes).
+fn varint(reader: &mut Reader<'_>) -> Result<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = reader
+            .u8()
+            .map_err(|_| corrupt("truncated column header"))?;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(corrupt("varint too long"))
 }
 
-impl<'a> Cursor<'a> {
-    fn varint(&mut self) -> Result<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = self
-                .bytes
-                .split_first()
-                .ok_or_else(|| corrupt("truncated column header"))?;
-            self.bytes = rest;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(corrupt("varint too long"))
-    }
+/// A header length, bounded by what is left of the block.
+fn length(reader: &mut Reader<'_>) -> Result<usize> {
+    let len = varint(reader)?;
+    usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= reader.bytes.len() - reader.pos)
+        .ok_or_else(|| corrupt("a length runs past the block"))
+}
 
-    /// A length, bounded by what is left.
-    fn len(&mut self) -> Result<usize> {
-        let len = self.varint()?;
-        usize::try_from(len)
-            .ok()
-            .filter(|&n| n <= self.bytes.len())
-            .ok_or_else(|| corrupt("a length runs past the block"))
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.bytes.len() {
-            return Err(corrupt("truncated column header"));
-        }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
-    }
+/// `n` header bytes.
+fn take<'a>(reader: &mut Reader<'a>, n: usize) -> Result<&'a [u8]> {
+    reader
+        .take(n)
+        .map_err(|_| corrupt("truncated column header"))
 }
 
 /// A block's columns, parsed and checked.
@@ -264,17 +255,20 @@ struct Columns<'a> {
 
 impl<'a> Columns<'a> {
     fn parse(body: &'a [u8]) -> Result<Self> {
-        let mut cursor = Cursor { bytes: body };
+        let mut header = Reader {
+            bytes: body,
+            pos: 0,
+        };
         // Every row has a `\n` in every column, so rows are bounded by the block's size.
-        let rows = cursor.len()?;
-        let count = cursor.len()?;
+        let rows = length(&mut header)?;
+        let count = length(&mut header)?;
         if count == 0 || rows == 0 {
             return Err(corrupt("a column block without rows or columns"));
         }
         let mut keys = Vec::with_capacity(count);
         for _ in 0..count {
-            let len = cursor.len()?;
-            let key = cursor.take(len)?;
+            let len = length(&mut header)?;
+            let key = take(&mut header, len)?;
             if key.is_empty() || memchr::memchr(b'\n', key).is_some() {
                 return Err(corrupt("a member name is empty or holds a newline"));
             }
@@ -282,17 +276,17 @@ impl<'a> Columns<'a> {
         }
         let mut lens = Vec::with_capacity(count);
         for _ in 0..count {
-            lens.push(cursor.len()?);
+            lens.push(length(&mut header)?);
         }
         let mut columns = Vec::with_capacity(count);
         for len in lens {
-            let column = cursor.take(len)?;
+            let column = take(&mut header, len)?;
             if column.last() != Some(&b'\n') || memchr::memchr_iter(b'\n', column).count() != rows {
                 return Err(corrupt(format!("a column does not hold {rows} values")));
             }
             columns.push(column);
         }
-        if !cursor.bytes.is_empty() {
+        if header.pos != header.bytes.len() {
             return Err(corrupt("bytes after the last column"));
         }
         Ok(Self {

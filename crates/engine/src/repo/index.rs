@@ -291,7 +291,11 @@ impl IndexSegment {
                             self.blocks.len()
                         ));
                     };
-                    if self.pack_of(entry).is_none() {
+                    if usize::try_from(block.pack)
+                        .ok()
+                        .and_then(|i| self.packs.get(i))
+                        .is_none()
+                    {
                         return Err(format!(
                             "entry {} points at pack {} of {}",
                             entry.id,
@@ -313,15 +317,13 @@ impl IndexSegment {
             if entry.kind == EntryKind::Gone {
                 continue;
             }
-            let Some(slot) = usize::try_from(entry.block)
-                .ok()
-                .and_then(|i| renumbered.get_mut(i))
-            else {
+            let Some(i) = usize::try_from(entry.block).ok() else {
                 continue;
             };
-            if *slot == u32::MAX
-                && let Some(block) = self.blocks.get(entry.block as usize)
-            {
+            let (Some(slot), Some(block)) = (renumbered.get_mut(i), self.blocks.get(i)) else {
+                continue;
+            };
+            if *slot == u32::MAX {
                 *slot = table.index(*block);
             }
             entry.block = *slot;

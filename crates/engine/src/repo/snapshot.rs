@@ -387,7 +387,7 @@ impl<'a> ObjectWriter<'a> {
     /// is what lets a reader stop at the first segment that knows a record).
     pub async fn add_version(
         &mut self,
-        id: &str,
+        id: RecordId,
         stamp_ms: i64,
         deleted: bool,
         canonical: Vec<u8>,
@@ -398,7 +398,7 @@ impl<'a> ObjectWriter<'a> {
             EntryKind::Version
         };
         self.push(Pending {
-            id: RecordId::parse(id)?,
+            id,
             stamp_ms,
             kind,
             canonical,
@@ -407,9 +407,9 @@ impl<'a> ObjectWriter<'a> {
     }
 
     /// Queues a record found gone (no content); the same ordering rule as [`Self::add_version`].
-    pub async fn add_gone(&mut self, id: &str, stamp_ms: i64) -> Result<()> {
+    pub async fn add_gone(&mut self, id: RecordId, stamp_ms: i64) -> Result<()> {
         self.push(Pending {
-            id: RecordId::parse(id)?,
+            id,
             stamp_ms,
             kind: EntryKind::Gone,
             canonical: Vec::new(),
@@ -876,6 +876,7 @@ impl<'a> SnapshotWriter<'a> {
         deleted: bool,
         canonical: Vec<u8>,
     ) -> Result<()> {
+        let id = RecordId::parse(id)?;
         self.opened(object)?
             .add_version(id, stamp_ms, deleted, canonical)
             .await
@@ -883,6 +884,7 @@ impl<'a> SnapshotWriter<'a> {
 
     /// [`ObjectWriter::add_gone`] on an object opened by [`Self::load_known`].
     pub async fn add_gone(&mut self, object: &str, id: &str, stamp_ms: i64) -> Result<()> {
+        let id = RecordId::parse(id)?;
         self.opened(object)?.add_gone(id, stamp_ms).await
     }
 
