@@ -52,9 +52,10 @@ pub struct BackupOptions {
     pub parallel_objects: usize,
 }
 
-/// Hears how a backup goes, object by object (the CLI draws progress bars from it). Calls come
-/// from the backup's task, in order: `started`, any number of `advanced`, then `finished` for
-/// each object (a run that fails stops calling). Implementations must be quick: they run
+/// Hears how a backup goes, object by object (the CLI draws progress bars from it). Each object
+/// is read on its own task, so calls for different objects can come at once from different
+/// threads; for one object they come in order: `started`, any number of `advanced`, then
+/// `finished` (a run that fails stops calling). Implementations must be quick: they run
 /// between pages.
 pub trait Progress: Send + Sync {
     /// The read of `object` starts; the org reports about `expected` records (`None` when it
@@ -161,9 +162,10 @@ fn now_ms() -> i64 {
     Timestamp::now().millis()
 }
 
-/// Backs up the org behind `api` into `org` (see the module doc).
-pub async fn backup<A: SalesforceApi + ?Sized>(
-    api: &A,
+/// Backs up the org behind `api` into `org` (see the module doc). `api` is shared by the
+/// objects' reads, each of which runs on its own task.
+pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
+    api: &Arc<A>,
     org: &OrgRepo,
     instance_url: &str,
     api_version: &str,
@@ -211,7 +213,7 @@ pub async fn backup<A: SalesforceApi + ?Sized>(
     };
     let support = BulkSupport::default();
     // One download budget for the run, whatever number of objects read at once.
-    let budget = Semaphore::new(BLOB_BUDGET_KIB as usize);
+    let budget = Arc::new(Semaphore::new(BLOB_BUDGET_KIB as usize));
     // The window ends now; the next run starts here (minus the lookback), whatever stamps the
     // org hands out, so a clock difference between us and the org loses nothing.
     let end = Timestamp::now();
@@ -223,34 +225,59 @@ pub async fn backup<A: SalesforceApi + ?Sized>(
     for object in &objects {
         jobs.push((writer.is_finished(object), writer.object_writer(object)?));
     }
-    let (support, budget) = (&support, &budget);
-    // Several objects at a time: one waits on the org while another compresses, and file
+    // Several objects at a time, each on its own task: one waits on the org while another
+    // turns rows into records and a third compresses, on as many cores as there are, and file
     // objects (a request per body) overlap record objects. Each finished object is recorded
-    // (journal) as it comes; the first failure stops the run, dropping the reads under way.
-    let mut reads = futures::stream::iter(jobs)
-        .map(|(resumed, object_writer)| async move {
-            let object_started = Instant::now();
-            let (mut summary, done) =
-                back_up_object(api, object_writer, end, options, support, budget).await?;
-            if resumed {
-                summary.read = "resumed";
-            }
-            summary.duration_ms =
-                u64::try_from(object_started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            if let Some(progress) = &options.progress {
-                progress.0.finished(done.object(), &summary);
-            }
-            Ok::<_, Error>((summary, done))
-        })
-        .buffer_unordered(options.parallel_objects.max(1));
+    // (journal) as it comes; the first failure stops the run, and its reads under way are
+    // cancelled and waited for, so nothing of the run goes on after it returns.
+    let shared = Arc::new(options.clone());
+    let mut jobs = jobs.into_iter();
+    let mut reads = tokio::task::JoinSet::new();
     let mut summaries = BTreeMap::new();
-    while let Some(result) = reads.next().await {
-        let (summary, done) = result?;
-        let object = done.object().to_owned();
-        writer.finish(done).await?;
-        summaries.insert(object, summary);
+    let outcome = async {
+        loop {
+            while reads.len() < options.parallel_objects.max(1) {
+                let Some((resumed, object_writer)) = jobs.next() else {
+                    break;
+                };
+                let (api, options, support, budget) =
+                    (api.clone(), shared.clone(), support.clone(), budget.clone());
+                reads.spawn(async move {
+                    let object_started = Instant::now();
+                    let (mut summary, done) =
+                        back_up_object(&*api, object_writer, end, &options, &support, &budget)
+                            .await?;
+                    if resumed {
+                        summary.read = "resumed";
+                    }
+                    summary.duration_ms =
+                        u64::try_from(object_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    if let Some(progress) = &options.progress {
+                        progress.0.finished(done.object(), &summary);
+                    }
+                    Ok::<_, Error>((summary, done))
+                });
+            }
+            let Some(joined) = reads.join_next().await else {
+                return Ok::<_, Error>(());
+            };
+            let (summary, done) = joined.map_err(|e| {
+                Error::Worker(if e.is_panic() {
+                    "an object's read panicked".to_owned()
+                } else {
+                    format!("an object's read stopped: {e}")
+                })
+            })??;
+            let object = done.object().to_owned();
+            writer.finish(done).await?;
+            summaries.insert(object, summary);
+        }
     }
-    drop(reads);
+    .await;
+    if let Err(e) = outcome {
+        reads.shutdown().await;
+        return Err(e);
+    }
     let (blobs_seen, new_blobs) = summaries
         .values()
         .fold((0, 0), |(s, n), o: &ObjectSummary| {
@@ -282,7 +309,7 @@ fn sf(e: coffer_salesforce::Error) -> Error {
 /// Reads one object and writes it through its own writer: its summary, and what it stored.
 async fn back_up_object<A: SalesforceApi + ?Sized>(
     api: &A,
-    mut writer: ObjectWriter<'_>,
+    mut writer: ObjectWriter,
     end: Timestamp,
     options: &BackupOptions,
     support: &BulkSupport,
@@ -455,9 +482,9 @@ struct Admitted<R> {
 }
 
 /// What happens to each row an object's read returns, REST record or Bulk row alike.
-struct RowSink<'r, 'w, A: SalesforceApi + ?Sized> {
+struct RowSink<'r, A: SalesforceApi + ?Sized> {
     api: &'r A,
-    writer: &'r mut ObjectWriter<'w>,
+    writer: &'r mut ObjectWriter,
     object: &'r str,
     blob_fields: &'r [String],
     options: &'r BackupOptions,
@@ -470,7 +497,7 @@ struct RowSink<'r, 'w, A: SalesforceApi + ?Sized> {
     last_id: &'r mut String,
 }
 
-impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
+impl<A: SalesforceApi + ?Sized> RowSink<'_, A> {
     /// Counts a row and decides whether it is a version the repository lacks: its Id if so.
     fn admit(&mut self, id: &str, stamp_ms: i64) -> Result<Option<RecordId>> {
         self.summary.records_seen += 1;
@@ -496,12 +523,19 @@ impl<A: SalesforceApi + ?Sized> RowSink<'_, '_, A> {
             return Ok(vec![Vec::new(); rows.len()]);
         }
         let (api, object, options, budget) = (self.api, self.object, self.options, self.budget);
-        let jobs = rows
+        let fields = self.blob_fields;
+        // Owned (Id, field number) pairs: a stream over borrowed rows would make the future
+        // of an object's read lose `Send` (rust-lang/rust#102211), and each read is a task.
+        let jobs: Vec<(RecordId, usize)> = rows
             .iter()
             .filter(|a| !a.deleted)
-            .flat_map(|a| self.blob_fields.iter().map(move |f| (&a.id, f)));
+            .flat_map(|a| (0..fields.len()).map(move |f| (a.id, f)))
+            .collect();
         let mut stored = futures::stream::iter(jobs)
-            .map(|(id, field)| download_blob(api, object, id.as_str(), field, options, budget))
+            .map(|(id, f)| async move {
+                let field = fields.get(f).map_or("", String::as_str);
+                download_blob(api, object, id.as_str(), field, options, budget).await
+            })
             .buffered(BLOB_CONCURRENCY);
         let mut out = Vec::with_capacity(rows.len());
         for a in rows {
@@ -567,7 +601,7 @@ fn full_read_due(previous: Option<&ObjectState>, options: &BackupOptions) -> boo
 /// before it is declared gone. Returns how many were.
 async fn record_gone<A: SalesforceApi + ?Sized>(
     api: &A,
-    writer: &mut ObjectWriter<'_>,
+    writer: &mut ObjectWriter,
     object: &str,
     seen: &HashSet<RecordId>,
     end: Timestamp,

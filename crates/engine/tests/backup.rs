@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_engine::backup::{BackupOptions, backup};
-use coffer_engine::repo::Repository;
 use coffer_engine::repo::index::EntryKind;
 use coffer_engine::repo::manifest::{RootKey, RunKind};
+use coffer_engine::repo::{OrgRepo, Repository};
 use coffer_envelope::DataKey;
 use coffer_keys::{KeyManager, LocalKms};
 use coffer_salesforce::auth::Credentials;
@@ -60,22 +60,8 @@ fn options() -> BackupOptions {
     }
 }
 
-/// `fields` of every record of `object` as the org returns them (queryAll).
-fn org_records(sim: &RunningSimulator, object: &str, fields: &str) -> Vec<Value> {
-    sim.with_org(|org| org.query(&format!("SELECT {fields} FROM {object}"), true, "v62.0"))
-        .unwrap()
-        .records
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn full_then_incremental_backup_matches_the_org() {
-    let sim = Simulator::builder()
-        .seed(3)
-        .records(2500)
-        .start()
-        .await
-        .unwrap();
-    let api = client(&sim);
+/// A new repository in memory, and the simulated org in it.
+async fn new_repo(sim: &RunningSimulator, api: &Client) -> (Repository, OrgRepo) {
     let org_id = api.org_id().await.unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(Memory::new());
     let kms = Arc::new(LocalKms::new(DataKey::from_slice(&[9; 32]).unwrap()));
@@ -92,6 +78,27 @@ async fn full_then_incremental_backup_matches_the_org() {
         .org_or_create(&org_id, "sim", sim.instance_url())
         .await
         .unwrap();
+    (repo, org)
+}
+
+/// `fields` of every record of `object` as the org returns them (queryAll).
+fn org_records(sim: &RunningSimulator, object: &str, fields: &str) -> Vec<Value> {
+    sim.with_org(|org| org.query(&format!("SELECT {fields} FROM {object}"), true, "v62.0"))
+        .unwrap()
+        .records
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_then_incremental_backup_matches_the_org() {
+    let sim = Simulator::builder()
+        .seed(3)
+        .records(2500)
+        .start()
+        .await
+        .unwrap();
+    let api = Arc::new(client(&sim));
+    let (repo, org) = new_repo(&sim, &api).await;
+    let org_id = org.org_id().to_owned();
 
     let first = backup(&api, &org, sim.instance_url(), "v62.0", &options())
         .await
@@ -246,5 +253,64 @@ async fn full_then_incremental_backup_matches_the_org() {
         .unwrap();
     let err = org.verify(true).await.unwrap_err().to_string();
     assert!(err.contains(blob_pack.as_ref()), "{err}");
+    sim.shutdown().await;
+}
+
+/// Every key in the store, sorted.
+async fn stored_keys(store: &Arc<dyn ObjectStore>) -> Vec<String> {
+    let metas: Vec<_> = store.list("").try_collect().await.unwrap();
+    let mut keys: Vec<String> = metas
+        .into_iter()
+        .map(|m| m.key.as_str().to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_object_stops_the_run_and_nothing_of_it_goes_on() {
+    // Every call is slowed, so the other objects are still being read when one fails.
+    let sim = Simulator::builder()
+        .seed(4)
+        .records(2500)
+        .faults("slow=20:every=1".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let api = Arc::new(client(&sim));
+    let (repo, org) = new_repo(&sim, &api).await;
+    let store = repo.store().clone();
+
+    // ContentVersion first, and no file body fits: its read fails on its first body while
+    // the other objects' reads are under way.
+    let mut failing = options();
+    failing.objects = Some(
+        ["ContentVersion", "Account", "Contact", "Project__c"]
+            .map(str::to_owned)
+            .to_vec(),
+    );
+    failing.max_blob_bytes = 1;
+    let err = backup(&api, &org, sim.instance_url(), "v62.0", &failing)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("larger than 1 bytes"), "{err}");
+    // The other reads were stopped before `backup` returned: nothing more is written.
+    let after = stored_keys(&store).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(stored_keys(&store).await, after);
+    assert!(org.snapshots().await.unwrap().is_empty());
+
+    // The next run, with bodies allowed, backs the whole org up.
+    sim.set_faults(Default::default());
+    let summary = backup(&api, &org, sim.instance_url(), "v62.0", &options())
+        .await
+        .unwrap();
+    assert_eq!(summary.snapshot, 1);
+    let counts = sim.live_counts();
+    for object in OBJECTS {
+        assert_eq!(summary.objects[object].live, counts[object], "{object}");
+    }
+    let report = org.verify(true).await.unwrap();
+    assert_eq!(report.records, summary.new_records);
     sim.shutdown().await;
 }

@@ -96,7 +96,7 @@ pub(crate) async fn run_backup(args: BackupArgs) -> Result<(), Failure> {
         None => None,
     };
     let repo = args.repo.open().await?;
-    let api = client(&args.instance_url, credentials, ca_pem)?;
+    let api = Arc::new(client(&args.instance_url, credentials, ca_pem)?);
     let org_id = api.org_id().await?;
     let org = repo
         .org_or_create(&org_id, &args.org, &args.instance_url)
@@ -179,14 +179,14 @@ pub(crate) async fn demo(dir: &Path) -> Result<(), Failure> {
         },
     )
     .await?;
-    let api = client(
+    let api = Arc::new(client(
         sim.instance_url(),
         Credentials::ClientCredentials {
             client_id: sim.client_id().to_owned(),
             client_secret: SecretString::from(sim.client_secret().to_owned()),
         },
         sim.ca_cert_pem().map(|pem| pem.as_bytes().to_vec()),
-    )?;
+    )?);
     let org_id = api.org_id().await?;
     let org = repo
         .org_or_create(&org_id, "demo", sim.instance_url())

@@ -250,8 +250,8 @@ impl Newest {
 }
 
 /// What a run needs to write one object: handed out by [`SnapshotWriter::object_writer`].
-pub struct ObjectWriter<'a> {
-    org: &'a OrgRepo,
+pub struct ObjectWriter {
+    org: OrgRepo,
     object: String,
     /// The object's state before this run (the parent's, or the continued run's).
     previous: Option<ObjectState>,
@@ -268,7 +268,7 @@ pub struct ObjectWriter<'a> {
     blobs_added: (u64, u64),
 }
 
-impl std::fmt::Debug for ObjectWriter<'_> {
+impl std::fmt::Debug for ObjectWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectWriter")
             .field("object", &self.object)
@@ -276,7 +276,7 @@ impl std::fmt::Debug for ObjectWriter<'_> {
     }
 }
 
-impl<'a> ObjectWriter<'a> {
+impl ObjectWriter {
     /// The object written.
     pub fn object(&self) -> &str {
         &self.object
@@ -477,7 +477,7 @@ impl<'a> ObjectWriter<'a> {
         if run.block.len() >= BLOCK_TARGET {
             run.flush_block(&self.object).await?;
             if run.packing()?.builder.len() >= PACK_TARGET
-                && let Some((name, size)) = run.flush_pack(self.org).await?
+                && let Some((name, size)) = run.flush_pack(&self.org).await?
             {
                 self.packs_added.push(name.to_hex());
                 self.bytes_added += size;
@@ -492,7 +492,7 @@ impl<'a> ObjectWriter<'a> {
     pub async fn add_blob(&mut self, body: Vec<u8>) -> Result<(String, bool)> {
         let key = self.org.blob_key(&body);
         let name = hex::encode(key);
-        if !self.blob_names.insert(self.org, key).await? {
+        if !self.blob_names.insert(&self.org, key).await? {
             return Ok((name, false));
         }
         let size = body.len() as u64;
@@ -571,7 +571,7 @@ impl<'a> ObjectWriter<'a> {
         };
         if let Some(mut run) = self.run.take() {
             run.flush_block(&done.object).await?;
-            if let Some((name, size)) = run.flush_pack(self.org).await? {
+            if let Some((name, size)) = run.flush_pack(&self.org).await? {
                 self.packs_added.push(name.to_hex());
                 self.bytes_added += size;
             }
@@ -646,7 +646,7 @@ pub struct SnapshotWriter<'a> {
     /// Objects handed out and not finished: by [`Self::object_writer`], or opened here by
     /// [`Self::load_known`] for the one-object-at-a-time calls.
     handed_out: BTreeSet<String>,
-    open: BTreeMap<String, ObjectWriter<'a>>,
+    open: BTreeMap<String, ObjectWriter>,
     /// Objects finished (by this run, or by the run it continues).
     finished: BTreeSet<String>,
     blob_names: BlobNames,
@@ -766,7 +766,7 @@ impl<'a> SnapshotWriter<'a> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an empty name or an object already handed out.
-    pub fn object_writer(&mut self, object: &str) -> Result<ObjectWriter<'a>> {
+    pub fn object_writer(&mut self, object: &str) -> Result<ObjectWriter> {
         if object.is_empty() {
             return Err(Error::InvalidArgument("empty object name".into()));
         }
@@ -776,7 +776,7 @@ impl<'a> SnapshotWriter<'a> {
             )));
         }
         Ok(ObjectWriter {
-            org: self.org,
+            org: self.org.clone(),
             object: object.to_owned(),
             previous: self.objects.get(object).cloned(),
             known: Known::NotLoaded,
@@ -837,7 +837,7 @@ impl<'a> SnapshotWriter<'a> {
         Ok(())
     }
 
-    fn opened(&mut self, object: &str) -> Result<&mut ObjectWriter<'a>> {
+    fn opened(&mut self, object: &str) -> Result<&mut ObjectWriter> {
         self.open.get_mut(object).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "versions of {object} queued before its stored versions were loaded"

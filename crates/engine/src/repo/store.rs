@@ -202,7 +202,7 @@ impl Repository {
             store: self.store.clone(),
             keys: self.keys.clone(),
             org,
-            name_key,
+            name_key: Arc::new(name_key),
             name: name.to_owned(),
         };
         let key = repo.key("org")?;
@@ -319,7 +319,7 @@ impl Repository {
             store: self.store.clone(),
             keys: self.keys.clone(),
             org,
-            name_key: Zeroizing::new(name_key.0),
+            name_key: Arc::new(Zeroizing::new(name_key.0)),
             name: descriptor.name,
         })
     }
@@ -352,11 +352,13 @@ fn object_key(name: &str) -> Result<ObjectKey> {
 }
 
 /// One org of a repository: its sealed objects and snapshots.
+#[derive(Clone)]
 pub struct OrgRepo {
     store: Arc<dyn ObjectStore>,
     keys: KeyManager,
     org: OrgId,
-    name_key: Zeroizing<[u8; 32]>,
+    /// Shared by the clones (each object a run writes holds one): never copied.
+    name_key: Arc<Zeroizing<[u8; 32]>>,
     name: String,
 }
 
