@@ -396,18 +396,21 @@ impl OrgRepo {
     }
 
     /// Seals and stores `plaintext` as a content-named object; returns its name and stored size.
+    /// The plaintext is freed once sealed, before the store takes the sealed copy: a pack is
+    /// not held twice while it is written (which takes longest on S3).
     pub async fn put_content(
         &self,
         kind: ContentKind,
-        plaintext: &[u8],
+        plaintext: Vec<u8>,
     ) -> Result<(ContentName, u64)> {
         let sealed = seal(
             &self.keys,
             &self.org,
             &self.context(kind.purpose(), ""),
-            plaintext,
+            &plaintext,
         )
         .await?;
+        drop(plaintext);
         let name = ContentName::of(&sealed);
         let size = sealed.len() as u64;
         match self
