@@ -318,6 +318,13 @@ impl BlobPacker {
         self.pack.len() >= PACK_TARGET
     }
 
+    /// Whether [`Self::push`] of a body of `len` bytes only copies it (into the block being
+    /// filled), compressing nothing: a caller can then push on its own thread rather than hand
+    /// the packer to a worker for a memcpy.
+    pub fn push_only_copies(&self, len: usize) -> bool {
+        self.block.len().saturating_add(len) < BLOCK_TARGET
+    }
+
     /// Adds a body named `name`.
     ///
     /// # Errors
@@ -504,6 +511,24 @@ mod tests {
         // The stored segment round-trips.
         let stored = segment.to_stored().unwrap();
         assert_eq!(BlobSegment::from_stored(&stored).unwrap(), segment);
+    }
+
+    #[test]
+    fn a_push_only_copies_until_a_block_would_fill() {
+        let mut packer = BlobPacker::new().unwrap();
+        assert!(packer.push_only_copies(BLOCK_TARGET - 1));
+        assert!(!packer.push_only_copies(BLOCK_TARGET));
+        let body = b"0123456789".repeat(BLOCK_TARGET / 20);
+        packer.push(name(1), &body).unwrap();
+        // Nothing was compressed: the body waits in the block.
+        assert_eq!(packer.pack.len(), 0);
+        assert!(packer.push_only_copies(BLOCK_TARGET - body.len() - 1));
+        assert!(!packer.push_only_copies(BLOCK_TARGET - body.len()));
+        // The push it refused is the one that compresses the block into the pack.
+        let rest = vec![b'x'; BLOCK_TARGET - body.len()];
+        packer.push(name(2), &rest).unwrap();
+        assert!(!packer.pack.is_empty());
+        assert!(packer.push_only_copies(BLOCK_TARGET - 1));
     }
 
     #[test]

@@ -504,12 +504,20 @@ impl ObjectWriter {
             Some(packer) => packer,
             None => BlobPacker::new()?,
         };
-        let (packer, pushed) = tokio::task::spawn_blocking(move || {
+        // A small body joins the block being filled (a copy); only a push that compresses a
+        // block goes to a worker thread. A worker hand-off per body cost more than the copy
+        // (the 3,000 bodies of an object are each a hand-off).
+        let (packer, pushed) = if packer.push_only_copies(body.len()) {
             let pushed = packer.push(key, &body);
             (packer, pushed)
-        })
-        .await
-        .map_err(|e| Error::Worker(e.to_string()))?;
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let pushed = packer.push(key, &body);
+                (packer, pushed)
+            })
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))?
+        };
         let full = packer.pack_full();
         self.packer = Some(packer);
         pushed?;
