@@ -678,3 +678,69 @@ async fn a_first_run_sorts_its_versions_and_drops_repeats() {
     assert_eq!(deleted.kind, EntryKind::Deleted);
     assert_eq!(org.verify(true).await.unwrap().records, 4);
 }
+
+/// A ContentVersion line naming the file body `blob` (hex), at stamp 1000.
+fn content_version(blob: &str) -> Vec<u8> {
+    let record = json!({
+        "Id": "068000000000001AAA",
+        "SystemModstamp": rest(1000),
+        "VersionData": {"coffer:blob": blob, "size": 5}
+    });
+    canonical(
+        "ContentVersion",
+        record.as_object().unwrap(),
+        &["Id", "SystemModstamp", "VersionData"].map(String::from),
+    )
+    .unwrap()
+}
+
+/// Commits a snapshot of one ContentVersion whose VersionData names `body` (stored by the
+/// object's writer), or, with no body, the body `name` that is never stored.
+async fn commit_content_version(org: &OrgRepo, body: Option<&[u8]>, name: &str) {
+    let id = RecordId::parse("068000000000001AAA").unwrap();
+    let mut writer = SnapshotWriter::begin(org, RunKind::Full, "files".into(), 1)
+        .await
+        .unwrap();
+    let mut object = writer.object_writer("ContentVersion").unwrap();
+    object.load_known().await.unwrap();
+    let name = match body {
+        Some(body) => object.add_blob(body.to_vec()).await.unwrap().0,
+        None => name.to_owned(),
+    };
+    object
+        .add_version(id, 1000, false, content_version(&name))
+        .await
+        .unwrap();
+    writer
+        .finish(object.finish(None, 1).await.unwrap())
+        .await
+        .unwrap();
+    writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+}
+
+/// `verify --read-data` resolves every file reference a record makes: a record naming a body
+/// that no blob index holds is reported, one naming a stored body passes.
+#[tokio::test]
+async fn verify_resolves_the_file_references_of_records() {
+    let (_, _, org) = new_org().await;
+    commit_content_version(&org, Some(b"hello"), "").await;
+    let report = org.verify(true).await.unwrap();
+    assert_eq!((report.records, report.blob_refs, report.blobs), (1, 1, 1));
+
+    // A reference to a body never stored: verify names the record and the body.
+    let (_, _, org) = new_org().await;
+    let missing = "cd".repeat(32);
+    commit_content_version(&org, None, &missing).await;
+    // Without reading data the records are not opened.
+    assert_eq!(org.verify(false).await.unwrap().blob_refs, 0);
+    let err = org.verify(true).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("068000000000001AAA") && text.contains(&missing),
+        "{text}"
+    );
+}

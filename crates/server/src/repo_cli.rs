@@ -293,7 +293,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
     for org in repo.orgs().await? {
         match org.verify(args.read_data).await {
             Ok(r) => println!(
-                "{} ({}): ok: {} snapshots, {} index segments, {} entries, {} packs, {} records read back, {} blob index segments, {} blob packs, {} file bodies read back",
+                "{} ({}): ok: {} snapshots, {} index segments, {} entries, {} packs, {} records read back, {} blob index segments, {} blob packs, {} file bodies read back, {} file references resolved",
                 org.name(),
                 org.org_id(),
                 r.snapshots,
@@ -303,7 +303,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
                 r.records,
                 r.blob_segments,
                 r.blob_packs,
-                r.blobs
+                r.blobs,
+                r.blob_refs
             ),
             Err(e) => {
                 return Err(Failure(

@@ -239,6 +239,37 @@ pub fn is_version(line: &[u8], id: &str, stamp_ms: i64) -> bool {
     record.get("Id").and_then(Value::as_str) == Some(id) && stamp == Some(stamp_ms)
 }
 
+/// The member a blob reference (§4.4) names its file body by.
+const BLOB_REF: &str = "coffer:blob";
+
+/// The file bodies a stored record line names: the 32-byte names of the blob references among
+/// its fields (`{"coffer:blob": "<64 hex>", "size": n}`), in no particular order. Lines without the
+/// member's name are not parsed. `Err` says what is malformed: a line that is not a JSON
+/// object, or a reference whose name is not 64 hex digits.
+pub fn blob_refs(line: &[u8]) -> std::result::Result<Vec<[u8; 32]>, String> {
+    if memchr::memmem::find(line, BLOB_REF.as_bytes()).is_none() {
+        return Ok(Vec::new());
+    }
+    let record = serde_json::from_slice::<Map<String, Value>>(line)
+        .map_err(|e| format!("not a JSON object: {e}"))?;
+    let mut names = Vec::new();
+    for (field, value) in &record {
+        let Some(reference) = value.as_object().and_then(|v| v.get(BLOB_REF)) else {
+            continue;
+        };
+        let name = reference
+            .as_str()
+            .and_then(|hex_name| {
+                let mut name = [0u8; 32];
+                hex::decode_to_slice(hex_name, &mut name).ok()?;
+                Some(name)
+            })
+            .ok_or_else(|| format!("field {field} holds a malformed file reference"))?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +277,43 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn blob_references_are_found_and_malformed_ones_refused() {
+        let name = [0xab; 32];
+        let line = json!({
+            "attributes": {"type": "ContentVersion"},
+            "Id": "068000000000001AAA",
+            "Title": "a \"coffer:blob\" in text is not a reference",
+            "VersionData": {"coffer:blob": hex::encode(name), "size": 3},
+            "Other": {"coffer:blob": hex::encode([1u8; 32]), "size": 0}
+        });
+        let line = serde_json::to_vec(&line).unwrap();
+        let mut found = blob_refs(&line).unwrap();
+        found.sort();
+        assert_eq!(found, vec![[1u8; 32], name]);
+        // No reference: not even parsed.
+        assert_eq!(
+            blob_refs(b"not json at all").unwrap(),
+            Vec::<[u8; 32]>::new()
+        );
+        assert_eq!(
+            blob_refs(br#"{"Title":"coffer:blob"}"#).unwrap(),
+            Vec::<[u8; 32]>::new()
+        );
+        for bad in [
+            br#"{"coffer:blob""#.to_vec(),
+            br#"{"B":{"coffer:blob":"ab","size":3}}"#.to_vec(),
+            br#"{"B":{"coffer:blob":7}}"#.to_vec(),
+            format!(r#"{{"B":{{"coffer:blob":"{}zz"}}}}"#, "0".repeat(62)).into_bytes(),
+        ] {
+            assert!(
+                blob_refs(&bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(&bad)
+            );
+        }
     }
 
     #[test]

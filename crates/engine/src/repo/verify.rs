@@ -1,15 +1,16 @@
 //! `verify` (`docs/format/repository.md` §9): authenticate every manifest and index segment of
 //! an org and, with `read_data`, every pack, checking that each index entry points at the
-//! record it names and each blob index entry at the body it names.
+//! record it names, that each file a record refers to is in a blob index, and that each blob
+//! index entry points at the body it names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use coffer_compress::{Decompressor, DictionarySet, Limits};
 
 use super::blobs::{BlobSegment, body_in_block};
 use super::index::{EntryKind, IndexSegment};
 use super::pack::{BlockInfo, block_records, parse_table};
-use super::record::is_version;
+use super::record::{blob_refs, is_version};
 use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
 
@@ -35,6 +36,9 @@ pub struct VerifyReport {
     pub blob_packs: u64,
     /// File bodies read back and matched with their name (`read_data` only).
     pub blobs: u64,
+    /// File references in the records read back, each found in a blob index segment
+    /// (`read_data` only).
+    pub blob_refs: u64,
 }
 
 impl OrgRepo {
@@ -98,6 +102,12 @@ impl OrgRepo {
                 }
             }
         }
+        // The file bodies the blob index segments hold: every reference a record makes must
+        // be among them.
+        let stored_blobs: HashSet<[u8; 32]> = blob_segments
+            .values()
+            .flat_map(|segment| segment.entries().iter().map(|e| e.name))
+            .collect();
         let mut decompressor =
             Decompressor::new(Limits::new(MAX_BLOCK_CONTENT)).map_err(Error::Compress)?;
         for (pack, users) in by_pack {
@@ -165,6 +175,22 @@ impl OrgRepo {
                         entry.id
                     )));
                 }
+                let refs = blob_refs(line).map_err(|reason| {
+                    bad(format!(
+                        "record {} {}: {reason}",
+                        segment.object(),
+                        entry.id
+                    ))
+                })?;
+                if let Some(missing) = refs.iter().find(|name| !stored_blobs.contains(*name)) {
+                    return Err(bad(format!(
+                        "record {} {} names file body {}, which no blob index segment holds",
+                        segment.object(),
+                        entry.id,
+                        hex::encode(missing)
+                    )));
+                }
+                report.blob_refs += refs.len() as u64;
                 report.records += 1;
             }
         }
