@@ -23,8 +23,9 @@ const UNCOUNTED: &str = "{prefix:<24} {msg} {spinner} {human_pos} records ({per_
 /// page is read.
 const TICK: Duration = Duration::from_millis(120);
 
-/// The [`Progress`] of a backup as bars. Bars are keyed by object: the engine reads objects
-/// one after another today, but nothing here assumes only one bar is active.
+/// The [`Progress`] of a backup as bars, one per object being read. The engine reads several
+/// objects at once, each on its own task, so calls for different objects come from different
+/// threads: bars are keyed by object behind a lock.
 pub(crate) struct Bars {
     multi: MultiProgress,
     active: Mutex<HashMap<String, ObjectBar>>,
