@@ -61,7 +61,7 @@ async fn killed_backups_commit_nothing_partial_and_the_next_run_catches_up() {
     let repo_dir = Path::new(&setup.repo);
 
     // How long a full run lasts, measured on a scratch repository: the first kills are spread
-    // over the later part of a full run (where its objects are stored one after another), so
+    // over the later part of a full run (where its objects are read and stored), so
     // they land in the middle of writes, not only during start-up.
     let scratch = setup.tmp.path().join("scratch");
     let scratch = scratch.to_str().unwrap();
