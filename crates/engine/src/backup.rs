@@ -8,7 +8,7 @@
 //! new versions are downloaded and stored once per content. Nothing is visible until the
 //! snapshot commits; a failed run leaves the previous snapshot as it was.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -229,10 +229,13 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
     // turns rows into records and a third compresses, on as many cores as there are, and file
     // objects (a request per body) overlap record objects. Each finished object is recorded
     // (journal) as it comes; the first failure stops the run, and its reads under way are
-    // cancelled and waited for, so nothing of the run goes on after it returns.
+    // cancelled and waited for: their tasks have ended when it returns (a store write already
+    // handed to a blocking thread may still land, a content-named object nothing names).
     let shared = Arc::new(options.clone());
     let mut jobs = jobs.into_iter();
     let mut reads = tokio::task::JoinSet::new();
+    // Which object each task reads, to name it if the task panics.
+    let mut reading: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut summaries = BTreeMap::new();
     let outcome = async {
         loop {
@@ -242,7 +245,8 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
                 };
                 let (api, options, support, budget) =
                     (api.clone(), shared.clone(), support.clone(), budget.clone());
-                reads.spawn(async move {
+                let object = object_writer.object().to_owned();
+                let task = reads.spawn(async move {
                     let object_started = Instant::now();
                     let (mut summary, done) =
                         back_up_object(&*api, object_writer, end, &options, &support, &budget)
@@ -257,15 +261,19 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
                     }
                     Ok::<_, Error>((summary, done))
                 });
+                reading.insert(task.id(), object);
             }
             let Some(joined) = reads.join_next().await else {
                 return Ok::<_, Error>(());
             };
             let (summary, done) = joined.map_err(|e| {
+                let object = reading.remove(&e.id()).unwrap_or_default();
+                // Not the panic's message: it can quote what was being read (the panic hook
+                // has printed it already).
                 Error::Worker(if e.is_panic() {
-                    "an object's read panicked".to_owned()
+                    format!("the read of {object} panicked")
                 } else {
-                    format!("an object's read stopped: {e}")
+                    format!("the read of {object} stopped: {e}")
                 })
             })??;
             let object = done.object().to_owned();

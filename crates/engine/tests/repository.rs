@@ -744,3 +744,53 @@ async fn verify_resolves_the_file_references_of_records() {
         "{text}"
     );
 }
+
+/// Two objects of one run name the same new file body. The one that queued it first dies
+/// before it finishes; the other, finished and journaled, must not name a body nothing stored:
+/// it stores the body too, the run that continues it commits, and every reference resolves.
+#[tokio::test]
+async fn a_body_two_objects_name_is_stored_by_each_until_one_finishes() {
+    let (_, _, org) = new_org().await;
+    let body = b"the same file".to_vec();
+    let mut writer = SnapshotWriter::begin(&org, RunKind::Full, "shared".into(), 1)
+        .await
+        .unwrap();
+    let mut first = writer.object_writer("Attachment").unwrap();
+    let mut second = writer.object_writer("ContentVersion").unwrap();
+    first.load_known().await.unwrap();
+    second.load_known().await.unwrap();
+    let (name, new) = first.add_blob(body.clone()).await.unwrap();
+    assert!(new);
+    // Not indexed while the first object is unfinished: the second stores it as well.
+    let (again, new) = second.add_blob(body.clone()).await.unwrap();
+    assert_eq!((again.as_str(), new), (name.as_str(), true));
+    let id = RecordId::parse("068000000000001AAA").unwrap();
+    second
+        .add_version(id, 1000, false, content_version(&name))
+        .await
+        .unwrap();
+    writer
+        .finish(second.finish(None, 1).await.unwrap())
+        .await
+        .unwrap();
+    // Indexed once the second has finished: an object after that reuses it.
+    let mut third = writer.object_writer("Document").unwrap();
+    third.load_known().await.unwrap();
+    assert!(!third.add_blob(body).await.unwrap().1);
+    writer
+        .finish(third.finish(None, 0).await.unwrap())
+        .await
+        .unwrap();
+
+    // The first object never finishes: the run dies, and the next one continues it.
+    drop(first);
+    drop(writer);
+    let resumed = SnapshotWriter::resume(&org).await.unwrap().unwrap();
+    assert!(resumed.is_finished("ContentVersion") && !resumed.is_finished("Attachment"));
+    resumed
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+    let report = org.verify(true).await.unwrap();
+    assert_eq!((report.records, report.blob_refs, report.blobs), (1, 1, 1));
+}

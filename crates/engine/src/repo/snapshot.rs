@@ -176,9 +176,13 @@ impl ObjectRun {
     }
 }
 
-/// The names of the file bodies stored before the run and queued by it, shared by the objects
-/// written concurrently (a body two objects name is stored once). Loaded from the blob index
-/// the first time a body is added.
+/// The names of the file bodies stored before the run and by the objects it finished, shared by
+/// the objects written concurrently: a body stored for one of them is not stored again for a
+/// later one. A body is in the set only once the object that stored it has finished (its blob
+/// index segment is stored): until then another object naming the same body stores it too, in
+/// its own segment, so every object's records name only bodies indexed by the time that object
+/// is journaled, whichever objects of the run fail (repository.md §5). Loaded from the blob
+/// index the first time a body is looked up.
 #[derive(Clone)]
 struct BlobNames {
     /// The blob index segments before the run.
@@ -194,10 +198,9 @@ impl BlobNames {
         }
     }
 
-    /// Notes `name` as stored; whether it was new.
-    async fn insert(&self, org: &OrgRepo, name: [u8; BLOB_NAME_LEN]) -> Result<bool> {
-        let names = self
-            .names
+    /// The set, loaded from the segments the first time.
+    async fn loaded(&self, org: &OrgRepo) -> Result<&Mutex<HashSet<[u8; BLOB_NAME_LEN]>>> {
+        self.names
             .get_or_try_init(|| async {
                 let mut names = HashSet::new();
                 for segment in self.segments.iter() {
@@ -206,11 +209,29 @@ impl BlobNames {
                 }
                 Ok::<_, Error>(Mutex::new(names))
             })
-            .await?;
-        let mut names = names
+            .await
+    }
+
+    /// Whether `name` is stored and indexed.
+    async fn contains(&self, org: &OrgRepo, name: &[u8; BLOB_NAME_LEN]) -> Result<bool> {
+        let names = self.loaded(org).await?;
+        let names = names
             .lock()
             .map_err(|_| Error::Worker("the blob name set was poisoned".into()))?;
-        Ok(names.insert(name))
+        Ok(names.contains(name))
+    }
+
+    /// Notes the bodies a finished object stored and indexed.
+    async fn add(&self, org: &OrgRepo, stored: &[[u8; BLOB_NAME_LEN]]) -> Result<()> {
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let names = self.loaded(org).await?;
+        names
+            .lock()
+            .map_err(|_| Error::Worker("the blob name set was poisoned".into()))?
+            .extend(stored.iter().copied());
+        Ok(())
     }
 }
 
@@ -264,6 +285,8 @@ pub struct ObjectWriter {
     expected: usize,
     run: Option<ObjectRun>,
     blob_names: BlobNames,
+    /// Bodies this object queued: stored and indexed once it finishes.
+    queued_blobs: HashSet<[u8; BLOB_NAME_LEN]>,
     packer: Option<BlobPacker>,
     full_read: bool,
     packs_added: Vec<String>,
@@ -496,7 +519,7 @@ impl ObjectWriter {
     pub async fn add_blob(&mut self, body: Vec<u8>) -> Result<(String, bool)> {
         let key = self.org.blob_key(&body);
         let name = hex::encode(key);
-        if !self.blob_names.insert(&self.org, key).await? {
+        if self.blob_names.contains(&self.org, &key).await? || !self.queued_blobs.insert(key) {
             return Ok((name, false));
         }
         let size = body.len() as u64;
@@ -532,10 +555,17 @@ impl ObjectWriter {
 
     /// Stores the blob pack being built, if it holds anything.
     async fn store_blob_pack(&mut self) -> Result<()> {
-        let Some(packer) = &mut self.packer else {
+        let Some(mut packer) = self.packer.take() else {
             return Ok(());
         };
-        if let Some(plaintext) = packer.take_pack()? {
+        // Taking the pack compresses the block being filled (up to 4 MiB): a worker's job.
+        let (mut packer, taken) = tokio::task::spawn_blocking(move || {
+            let taken = packer.take_pack();
+            (packer, taken)
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))?;
+        if let Some(plaintext) = taken? {
             let (name, size) = self
                 .org
                 .put_content(ContentKind::BlobPack, plaintext)
@@ -543,6 +573,7 @@ impl ObjectWriter {
             packer.pack_stored(name.0);
             self.bytes_added += size;
         }
+        self.packer = Some(packer);
         Ok(())
     }
 
@@ -576,6 +607,7 @@ impl ObjectWriter {
             versions: 0,
             gone: 0,
             blob_segment,
+            blob_names: self.queued_blobs.drain().collect(),
             blobs_added: self.blobs_added,
             packs_added: Vec::new(),
             bytes_added: 0,
@@ -634,6 +666,8 @@ pub struct FinishedObject {
     versions: u64,
     gone: u64,
     blob_segment: Option<String>,
+    /// The bodies `blob_segment` indexes.
+    blob_names: Vec<[u8; BLOB_NAME_LEN]>,
     blobs_added: (u64, u64),
     packs_added: Vec<String>,
     bytes_added: u64,
@@ -795,6 +829,7 @@ impl<'a> SnapshotWriter<'a> {
             expected: 0,
             run: None,
             blob_names: self.blob_names.clone(),
+            queued_blobs: HashSet::new(),
             packer: None,
             full_read: false,
             packs_added: Vec::new(),
@@ -837,6 +872,8 @@ impl<'a> SnapshotWriter<'a> {
         if let Some(segment) = done.blob_segment {
             self.blobs.index.push(segment);
         }
+        // Indexed now: the objects still being written need not store these bodies again.
+        self.blob_names.add(self.org, &done.blob_names).await?;
         self.blobs.count += done.blobs_added.0;
         self.blobs.bytes += done.blobs_added.1;
         self.packs_added.extend(done.packs_added);

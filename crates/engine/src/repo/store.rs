@@ -314,12 +314,21 @@ impl Repository {
                 reason: format!("names org {}", descriptor.org_id),
             });
         }
-        let name_key = ContentName::from_hex(&descriptor.name_key)?;
+        // Straight into zeroized memory, and an error that does not repeat the (secret) text.
+        let mut name_key = Zeroizing::new([0u8; 32]);
+        if descriptor.name_key.bytes().any(|b| b.is_ascii_uppercase())
+            || hex::decode_to_slice(&descriptor.name_key, name_key.as_mut()).is_err()
+        {
+            return Err(Error::Corrupt {
+                what: format!("org descriptor of {org_id}"),
+                reason: "its name key is not 64 lowercase hex digits".into(),
+            });
+        }
         Ok(OrgRepo {
             store: self.store.clone(),
             keys: self.keys.clone(),
             org,
-            name_key: Arc::new(Zeroizing::new(name_key.0)),
+            name_key: Arc::new(name_key),
             name: descriptor.name,
         })
     }
