@@ -11,7 +11,7 @@ use coffer_store::{ByteRange, ObjectKey, ObjectStore, PutOptions};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::blobs::{BLOB_NAME_LEN, BlobSegment, body_in_block, max_block_content};
 use super::index::IndexSegment;
@@ -297,7 +297,7 @@ impl Repository {
         };
         let context = EncryptionContext::object(&org, key.as_ref(), "org");
         let plaintext = open(&self.keys, &org, &context, &sealed).await?;
-        let descriptor: OrgDescriptor =
+        let mut descriptor: OrgDescriptor =
             serde_json::from_slice(&plaintext).map_err(|e| Error::Corrupt {
                 what: format!("org descriptor of {org_id}"),
                 reason: e.to_string(),
@@ -329,7 +329,7 @@ impl Repository {
             keys: self.keys.clone(),
             org,
             name_key: Arc::new(name_key),
-            name: descriptor.name,
+            name: std::mem::take(&mut descriptor.name),
         })
     }
 }
@@ -342,9 +342,15 @@ struct OrgDescriptor {
     org_id: String,
     name: String,
     instance_url: String,
-    /// Hex of the 32-byte name key.
+    /// Hex of the 32-byte name key: wiped when the descriptor is dropped.
     name_key: String,
     created_ms: i64,
+}
+
+impl Drop for OrgDescriptor {
+    fn drop(&mut self) {
+        self.name_key.zeroize();
+    }
 }
 
 /// `names/<hex SHA-256("coffer org name\0" || name)>`: where the org id of the org named
