@@ -104,24 +104,26 @@ impl Timestamp {
     /// Appends the REST JSON form ([`Timestamp::to_rest`]) to `out` without allocating: a
     /// backup writes one for every date-time cell it reads.
     pub fn write_rest(self, out: &mut Vec<u8>) {
-        let ms = self.0.rem_euclid(1000);
-        let secs = self.0.div_euclid(1000);
-        let sod = secs.rem_euclid(86_400);
-        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        let [y, mo, d, h, m, s, ms] = self.fields();
         if !(0..=9999).contains(&y) {
             // Outside four-digit years (never a Salesforce value): the general formatter.
-            let (date, h, m, s, ms) = self.parts();
-            out.extend_from_slice(format!("{date}T{h:02}:{m:02}:{s:02}.{ms:03}+0000").as_bytes());
+            out.extend_from_slice(
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ms:03}+0000").as_bytes(),
+            );
             return;
         }
         let mut text = *b"0000-00-00T00:00:00.000+0000";
-        put_digits(&mut text[0..4], y);
-        put_digits(&mut text[5..7], mo);
-        put_digits(&mut text[8..10], d);
-        put_digits(&mut text[11..13], sod / 3600);
-        put_digits(&mut text[14..16], (sod % 3600) / 60);
-        put_digits(&mut text[17..19], sod % 60);
-        put_digits(&mut text[20..23], ms);
+        for (range, value) in [
+            (0..4, y),
+            (5..7, mo),
+            (8..10, d),
+            (11..13, h),
+            (14..16, m),
+            (17..19, s),
+            (20..23, ms),
+        ] {
+            put_digits(&mut text[range], value);
+        }
         out.extend_from_slice(&text);
     }
 
@@ -140,18 +142,17 @@ impl Timestamp {
     }
 
     fn parts(self) -> (String, i64, i64, i64, i64) {
+        let [y, mo, d, h, m, s, ms] = self.fields();
+        (format!("{y:04}-{mo:02}-{d:02}"), h, m, s, ms)
+    }
+
+    /// UTC calendar fields: year, month, day, hour, minute, second, millisecond.
+    fn fields(self) -> [i64; 7] {
         let ms = self.0.rem_euclid(1000);
         let secs = self.0.div_euclid(1000);
-        let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
-        let (y, mo, d) = civil_from_days(days);
-        (
-            format!("{y:04}-{mo:02}-{d:02}"),
-            sod / 3600,
-            (sod % 3600) / 60,
-            sod % 60,
-            ms,
-        )
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        [y, mo, d, sod / 3600, (sod % 3600) / 60, sod % 60, ms]
     }
 }
 

@@ -230,8 +230,8 @@ impl BlobSegment {
                 size: u64::from_be_bytes(sizes.array().map_err(&corrupt)?),
             });
         }
-        if r.pos != bytes.len() {
-            return Err(corrupt(format!("{} trailing bytes", bytes.len() - r.pos)));
+        if r.remaining() != 0 {
+            return Err(corrupt(format!("{} trailing bytes", r.remaining())));
         }
         let segment = Self { packs, entries };
         segment.check().map_err(corrupt)?;
@@ -316,6 +316,11 @@ impl BlobPacker {
     /// Whether the pack being built is full (time to [`Self::take_pack`] and store it).
     pub fn pack_full(&self) -> bool {
         self.pack.len() >= PACK_TARGET
+    }
+
+    /// Whether a body named `name` was added since the last [`Self::finish`].
+    pub fn has_queued(&self, name: &[u8; BLOB_NAME_LEN]) -> bool {
+        self.names.contains(name)
     }
 
     /// Whether [`Self::push`] of a body of `len` bytes only copies it (into the block being

@@ -235,7 +235,7 @@ fn length(reader: &mut Reader<'_>) -> Result<usize> {
     let len = varint(reader)?;
     usize::try_from(len)
         .ok()
-        .filter(|&n| n <= reader.bytes.len() - reader.pos)
+        .filter(|&n| n <= reader.remaining())
         .ok_or_else(|| corrupt("a length runs past the block"))
 }
 
@@ -286,7 +286,7 @@ impl<'a> Columns<'a> {
             }
             columns.push(column);
         }
-        if header.pos != header.bytes.len() {
+        if header.remaining() != 0 {
             return Err(corrupt("bytes after the last column"));
         }
         Ok(Self {

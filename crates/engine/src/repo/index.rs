@@ -474,8 +474,8 @@ impl IndexSegment {
                 ordinal,
             });
         }
-        if r.pos != bytes.len() {
-            return Err(corrupt(format!("{} trailing bytes", bytes.len() - r.pos)));
+        if r.remaining() != 0 {
+            return Err(corrupt(format!("{} trailing bytes", r.remaining())));
         }
         let segment = Self {
             object,
@@ -558,6 +558,11 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Bytes not read yet.
+    pub(super) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
     pub(super) fn u8(&mut self) -> std::result::Result<u8, String> {
         Ok(self.array::<1>()?[0])
     }
@@ -571,7 +576,7 @@ impl<'a> Reader<'a> {
     pub(super) fn count(&mut self, item_len: usize) -> std::result::Result<usize, String> {
         let count = usize::try_from(u32::from_be_bytes(self.array()?))
             .map_err(|_| "count does not fit in memory".to_owned())?;
-        let remaining = self.bytes.len() - self.pos;
+        let remaining = self.remaining();
         if count
             .checked_mul(item_len)
             .is_none_or(|need| need > remaining)

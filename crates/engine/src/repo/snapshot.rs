@@ -198,9 +198,13 @@ impl BlobNames {
         }
     }
 
-    /// The set, loaded from the segments the first time.
-    async fn loaded(&self, org: &OrgRepo) -> Result<&Mutex<HashSet<[u8; BLOB_NAME_LEN]>>> {
-        self.names
+    /// The set, loaded from the segments the first time, locked.
+    async fn locked(
+        &self,
+        org: &OrgRepo,
+    ) -> Result<std::sync::MutexGuard<'_, HashSet<[u8; BLOB_NAME_LEN]>>> {
+        let names = self
+            .names
             .get_or_try_init(|| async {
                 let mut names = HashSet::new();
                 for segment in self.segments.iter() {
@@ -209,28 +213,22 @@ impl BlobNames {
                 }
                 Ok::<_, Error>(Mutex::new(names))
             })
-            .await
+            .await?;
+        names
+            .lock()
+            .map_err(|_| Error::Worker("the blob name set was poisoned".into()))
     }
 
     /// Whether `name` is stored and indexed.
     async fn contains(&self, org: &OrgRepo, name: &[u8; BLOB_NAME_LEN]) -> Result<bool> {
-        let names = self.loaded(org).await?;
-        let names = names
-            .lock()
-            .map_err(|_| Error::Worker("the blob name set was poisoned".into()))?;
-        Ok(names.contains(name))
+        Ok(self.locked(org).await?.contains(name))
     }
 
     /// Notes the bodies a finished object stored and indexed.
     async fn add(&self, org: &OrgRepo, stored: &[[u8; BLOB_NAME_LEN]]) -> Result<()> {
-        if stored.is_empty() {
-            return Ok(());
+        if !stored.is_empty() {
+            self.locked(org).await?.extend(stored.iter().copied());
         }
-        let names = self.loaded(org).await?;
-        names
-            .lock()
-            .map_err(|_| Error::Worker("the blob name set was poisoned".into()))?
-            .extend(stored.iter().copied());
         Ok(())
     }
 }
@@ -285,8 +283,6 @@ pub struct ObjectWriter {
     expected: usize,
     run: Option<ObjectRun>,
     blob_names: BlobNames,
-    /// Bodies this object queued: stored and indexed once it finishes.
-    queued_blobs: HashSet<[u8; BLOB_NAME_LEN]>,
     packer: Option<BlobPacker>,
     full_read: bool,
     packs_added: Vec<String>,
@@ -519,7 +515,10 @@ impl ObjectWriter {
     pub async fn add_blob(&mut self, body: Vec<u8>) -> Result<(String, bool)> {
         let key = self.org.blob_key(&body);
         let name = hex::encode(key);
-        if self.blob_names.contains(&self.org, &key).await? || !self.queued_blobs.insert(key) {
+        // Stored by an object that finished, or queued by this one (stored once it finishes).
+        if self.blob_names.contains(&self.org, &key).await?
+            || self.packer.as_ref().is_some_and(|p| p.has_queued(&key))
+        {
             return Ok((name, false));
         }
         let size = body.len() as u64;
@@ -586,10 +585,12 @@ impl ObjectWriter {
     ) -> Result<FinishedObject> {
         // Bodies first: the object's records name them.
         let mut blob_segment = None;
+        let mut blob_names = Vec::new();
         if self.packer.as_ref().is_some_and(|p| !p.is_empty()) {
             self.store_blob_pack().await?;
             if let Some(packer) = &mut self.packer {
                 let segment = packer.finish()?;
+                blob_names = segment.entries().iter().map(|e| e.name).collect();
                 let (name, size) = self
                     .org
                     .put_content(ContentKind::BlobIndex, segment.to_stored()?)
@@ -607,7 +608,7 @@ impl ObjectWriter {
             versions: 0,
             gone: 0,
             blob_segment,
-            blob_names: self.queued_blobs.drain().collect(),
+            blob_names,
             blobs_added: self.blobs_added,
             packs_added: Vec::new(),
             bytes_added: 0,
@@ -829,7 +830,6 @@ impl<'a> SnapshotWriter<'a> {
             expected: 0,
             run: None,
             blob_names: self.blob_names.clone(),
-            queued_blobs: HashSet::new(),
             packer: None,
             full_read: false,
             packs_added: Vec::new(),
