@@ -359,6 +359,12 @@ impl BlobPacker {
         }
         self.block_bodies
             .push((name, self.block.len() as u64, size));
+        if self.block.capacity() == 0 {
+            // Room for the whole block at once (it ends at most one body, itself smaller than
+            // BLOCK_TARGET, past BLOCK_TARGET) rather than copies as it doubles; untouched room
+            // takes no memory.
+            self.block.reserve_exact(2 * BLOCK_TARGET);
+        }
         self.block.extend_from_slice(body);
         if self.block.len() >= BLOCK_TARGET {
             self.flush_block()?;
@@ -373,6 +379,13 @@ impl BlobPacker {
 
     /// Compresses `content` into a new block of the pack; its (offset, length).
     fn push_block(&mut self, content: &[u8]) -> Result<(u64, u32)> {
+        if self.pack.capacity() == 0 {
+            // Room for the pack at once: it is taken once past PACK_TARGET, and a block of small
+            // bodies compresses into less than 2 * BLOCK_TARGET (zstd's bound adds 1/256). A
+            // body of its own block larger than that grows it.
+            self.pack
+                .reserve_exact(PACK_TARGET + 2 * BLOCK_TARGET + BLOCK_TARGET / 64);
+        }
         let offset = self.pack.len();
         self.compressor
             .compress_into(content, &mut self.pack)

@@ -112,6 +112,11 @@ impl ColumnEncoder {
         let rows = columns
             .first()
             .map_or(0, |c| memchr::memchr_iter(b'\n', c).count());
+        // All of it at once: a varint takes at most 10 bytes, and there are two per column
+        // plus the row and column counts.
+        let names: usize = self.keys.iter().map(Vec::len).sum();
+        let values: usize = columns.iter().map(Vec::len).sum();
+        out.reserve(1 + 10 * (2 + 2 * columns.len()) + names + values);
         out.push(FORM_COLUMNS);
         push_varint(out, rows as u64);
         push_varint(out, self.keys.len() as u64);

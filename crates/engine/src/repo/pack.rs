@@ -51,6 +51,15 @@ impl PackBuilder {
         Self::default()
     }
 
+    /// An empty pack whose plaintext has room for `capacity` bytes before it is moved to a
+    /// larger allocation (each pack after it gets the same room).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            plaintext: Vec::with_capacity(capacity),
+            ..Self::default()
+        }
+    }
+
     /// Plaintext bytes so far (blocks only).
     pub fn len(&self) -> usize {
         self.plaintext.len()
@@ -134,7 +143,7 @@ impl PackBuilder {
     /// about a block's size each and would otherwise be allocated, and faulted in, again.
     pub fn take_pack(&mut self) -> Result<(Vec<u8>, Vec<BlockInfo>)> {
         let next = PackBuilder {
-            plaintext: Vec::new(),
+            plaintext: Vec::with_capacity(self.plaintext.capacity()),
             blocks: Vec::new(),
             scratch: std::mem::take(&mut self.scratch),
             encoder: std::mem::take(&mut self.encoder),
