@@ -127,7 +127,8 @@ pub struct ObjectSummary {
     pub gone: u64,
     /// Plaintext bytes stored: canonical records and new file bodies, before compression.
     pub logical_bytes: u64,
-    /// Wall time of the object's read and store, milliseconds.
+    /// Wall time of the object's read and store, milliseconds: from its describe call to its
+    /// index being stored, without the time it waited for a read slot.
     pub duration_ms: u64,
 }
 
@@ -231,7 +232,13 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
     // (journal) as it comes; the first failure stops the run, and its reads under way are
     // cancelled and waited for: their tasks have ended when it returns (a store write already
     // handed to a blocking thread may still land, a content-named object nothing names).
+    //
+    // Twice as many objects as read at once are under way: those without a read slot have
+    // the org prepare their reads meanwhile (a Bulk job takes the org seconds to minutes), and
+    // take the slots in the order they are ready.
     let shared = Arc::new(options.clone());
+    let parallel = options.parallel_objects.max(1);
+    let slots = Arc::new(Semaphore::new(parallel));
     let mut jobs = jobs.into_iter();
     let mut reads = tokio::task::JoinSet::new();
     // Which object each task reads, to name it if the task panics.
@@ -239,23 +246,32 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
     let mut summaries = BTreeMap::new();
     let outcome = async {
         loop {
-            while reads.len() < options.parallel_objects.max(1) {
+            while reads.len() < 2 * parallel {
                 let Some((resumed, object_writer)) = jobs.next() else {
                     break;
                 };
-                let (api, options, support, budget) =
-                    (api.clone(), shared.clone(), support.clone(), budget.clone());
+                let (api, options, support, budget, slots) = (
+                    api.clone(),
+                    shared.clone(),
+                    support.clone(),
+                    budget.clone(),
+                    slots.clone(),
+                );
                 let object = object_writer.object().to_owned();
                 let task = reads.spawn(async move {
-                    let object_started = Instant::now();
-                    let (mut summary, done) =
-                        back_up_object(&*api, object_writer, end, &options, &support, &budget)
-                            .await?;
+                    let (mut summary, done) = back_up_object(
+                        &*api,
+                        object_writer,
+                        end,
+                        &options,
+                        &support,
+                        &budget,
+                        &slots,
+                    )
+                    .await?;
                     if resumed {
                         summary.read = "resumed";
                     }
-                    summary.duration_ms =
-                        u64::try_from(object_started.elapsed().as_millis()).unwrap_or(u64::MAX);
                     if let Some(progress) = &options.progress {
                         progress.0.finished(done.object(), &summary);
                     }
@@ -315,6 +331,8 @@ fn sf(e: coffer_salesforce::Error) -> Error {
 }
 
 /// Reads one object and writes it through its own writer: its summary, and what it stored.
+/// The read itself (rows, and the memory they take) waits for one of the run's read `slots`;
+/// what comes before it (describe, record count, the org preparing a Bulk job) does not.
 async fn back_up_object<A: SalesforceApi + ?Sized>(
     api: &A,
     mut writer: ObjectWriter,
@@ -322,7 +340,9 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
     options: &BackupOptions,
     support: &BulkSupport,
     budget: &Semaphore,
+    slots: &Semaphore,
 ) -> Result<(ObjectSummary, FinishedObject)> {
+    let started = Instant::now();
     let object = writer.object().to_owned();
     let object = object.as_str();
     let describe = api.describe(object).await.map_err(sf)?;
@@ -336,15 +356,7 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         }
         _ => Window::full(end),
     };
-    // Even a full read compares with what is stored, so unchanged records are not stored again.
-    writer.load_known().await?;
-    // Only a full read of an object with stored records can find records gone.
-    let track_seen = full_due && writer.known_records().next().is_some();
     let count = api.record_count(object).await.map_err(sf)?;
-    if let Some(count) = count.filter(|_| full_due) {
-        // A full read returns about that many rows (and a first one stores them all).
-        writer.expect_records(count);
-    }
     let method = extract::choose_method(&plan, count, &options.extract, support);
     let mut extraction = Extraction::new(
         api,
@@ -355,6 +367,23 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         support.clone(),
     )
     .map_err(sf)?;
+    // The org prepares the read (a Bulk job runs) while other objects are read; the rows,
+    // and the memory they take, wait until this object has a read slot.
+    extraction.start().await.map_err(sf)?;
+    let waiting = Instant::now();
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|_| Error::InvalidArgument("the read slots were closed".into()))?;
+    let waited = waiting.elapsed();
+    // Even a full read compares with what is stored, so unchanged records are not stored again.
+    writer.load_known().await?;
+    // Only a full read of an object with stored records can find records gone.
+    let track_seen = full_due && writer.known_records().next().is_some();
+    if let Some(count) = count.filter(|_| full_due) {
+        // A full read returns about that many rows (and a first one stores them all).
+        writer.expect_records(count);
+    }
     let mut order: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
     order.extend(plan.blob_fields.iter().cloned());
     let mut summary = ObjectSummary {
@@ -478,6 +507,8 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
         id: last_id,
     };
     let done = writer.finish(Some(watermark), summary.live).await?;
+    summary.duration_ms =
+        u64::try_from(started.elapsed().saturating_sub(waited).as_millis()).unwrap_or(u64::MAX);
     Ok((summary, done))
 }
 
@@ -708,6 +739,13 @@ async fn download_blob<'b, A: SalesforceApi + ?Sized>(
         .await
         .map_err(|_| Error::InvalidArgument("the download budget was closed".into()))?;
     let mut body = Vec::new();
+    // Room for the body as announced (and one byte more, for the read that finds its end)
+    // rather than copies as it doubles. Only room: an announced length that cannot be
+    // reserved is no reason to fail, the body grows as it comes.
+    if let Some(len) = stream.content_length {
+        let room = len.min(options.max_blob_bytes).saturating_add(1);
+        let _ = body.try_reserve_exact(usize::try_from(room).unwrap_or(usize::MAX));
+    }
     stream
         .reader
         .take(options.max_blob_bytes + 1)

@@ -446,74 +446,106 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
         }
     }
 
-    /// The next page of records, or `None` when the object is read. Pages are never empty.
-    pub async fn next_page(&mut self) -> Result<Option<Page>, Error> {
-        loop {
-            match &mut self.state {
-                State::Idle => {
-                    let Some(pending) = self.stack.pop() else {
-                        return Ok(None);
+    /// Sends what comes before the first page: for a Bulk read, creates the query job and
+    /// waits until the org has run it. Nothing is read yet, so this holds no rows: a caller
+    /// can start the next objects' reads while earlier ones still take their time (a Bulk job
+    /// takes the org seconds to minutes), and call [`Self::next_page`] when it has room for
+    /// the rows. Calling it is optional; `next_page` does the same when it has not been.
+    ///
+    /// # Errors
+    /// As [`Self::next_page`]; the extraction can be driven on after an error, as there.
+    pub async fn start(&mut self) -> Result<(), Error> {
+        while self.setting_up() && self.set_up_step().await? {}
+        Ok(())
+    }
+
+    /// Whether the next step is a setup step ([`Self::set_up_step`]) rather than a read.
+    fn setting_up(&self) -> bool {
+        matches!(self.state, State::Idle | State::BulkWaiting { .. })
+    }
+
+    /// One step towards reading the next scope: takes it from the stack (creating its Bulk
+    /// job) or waits for its Bulk job. False when no scope is left.
+    async fn set_up_step(&mut self) -> Result<bool, Error> {
+        match &mut self.state {
+            State::Idle => {
+                let Some(pending) = self.stack.pop() else {
+                    return Ok(false);
+                };
+                let use_bulk = self.method == Method::Bulk
+                    && !pending.rest_only
+                    && !self.support.refused(&self.plan.object);
+                if !use_bulk {
+                    self.state = State::Rest {
+                        pending,
+                        next: None,
                     };
-                    let use_bulk = self.method == Method::Bulk
-                        && !pending.rest_only
-                        && !self.support.refused(&self.plan.object);
-                    if !use_bulk {
+                    return Ok(true);
+                }
+                let soql = soql(&self.plan, &pending.scope, false);
+                match self
+                    .api
+                    .bulk_create(&self.plan.object, &soql, self.opts.include_deleted)
+                    .await
+                {
+                    Ok(job) => {
+                        self.state = State::BulkWaiting {
+                            pending,
+                            job_id: job.id,
+                        };
+                    }
+                    Err(Error::EntityNotSupported { .. }) => {
+                        tracing::info!(object = %self.plan.object, "Bulk API refuses the object; using REST");
+                        self.support.mark_refused(&self.plan.object);
+                        self.method = Method::Rest;
                         self.state = State::Rest {
                             pending,
                             next: None,
                         };
-                        continue;
                     }
-                    let soql = soql(&self.plan, &pending.scope, false);
-                    match self
-                        .api
-                        .bulk_create(&self.plan.object, &soql, self.opts.include_deleted)
-                        .await
-                    {
-                        Ok(job) => {
-                            self.state = State::BulkWaiting {
-                                pending,
-                                job_id: job.id,
-                            };
-                        }
-                        Err(Error::EntityNotSupported { .. }) => {
-                            tracing::info!(object = %self.plan.object, "Bulk API refuses the object; using REST");
-                            self.support.mark_refused(&self.plan.object);
-                            self.method = Method::Rest;
-                            self.state = State::Rest {
-                                pending,
-                                next: None,
-                            };
-                        }
-                        Err(e) => {
-                            self.stack.push(pending);
-                            return Err(e);
-                        }
+                    Err(e) => {
+                        self.stack.push(pending);
+                        return Err(e);
                     }
                 }
-                State::BulkWaiting { pending, job_id } => {
-                    match self.api.bulk_wait(job_id, self.opts.poll).await {
-                        Ok(_) => {
-                            self.state = State::BulkPaging {
-                                pending: pending.clone(),
-                                job_id: std::mem::take(job_id),
-                                next: PagePos::First,
-                                fetch: None,
-                                decoding: None,
-                                decoder: Box::new(CsvDecoder::new(&self.plan.fields)),
-                            };
-                        }
-                        Err(Error::BulkJobFailed { state, .. }) => {
-                            tracing::warn!(object = %self.plan.object, %state, "Bulk job did not complete; reading the window with REST");
-                            self.stats.bulk_fallbacks += 1;
-                            let mut pending = pending.clone();
-                            pending.rest_only = true;
-                            self.state = State::Rest {
-                                pending,
-                                next: None,
-                            };
-                        }
-                        Err(e) => return Err(e),
+            }
+            State::BulkWaiting { pending, job_id } => {
+                match self.api.bulk_wait(job_id, self.opts.poll).await {
+                    Ok(_) => {
+                        self.state = State::BulkPaging {
+                            pending: pending.clone(),
+                            job_id: std::mem::take(job_id),
+                            next: PagePos::First,
+                            fetch: None,
+                            decoding: None,
+                            decoder: Box::new(CsvDecoder::new(&self.plan.fields)),
+                        };
+                    }
+                    Err(Error::BulkJobFailed { state, .. }) => {
+                        tracing::warn!(object = %self.plan.object, %state, "Bulk job did not complete; reading the window with REST");
+                        self.stats.bulk_fallbacks += 1;
+                        let mut pending = pending.clone();
+                        pending.rest_only = true;
+                        self.state = State::Rest {
+                            pending,
+                            next: None,
+                        };
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            State::BulkPaging { .. } | State::Rest { .. } => {}
+        }
+        Ok(true)
+    }
+
+    /// The next page of records, or `None` when the object is read. Pages are never empty.
+    pub async fn next_page(&mut self) -> Result<Option<Page>, Error> {
+        loop {
+            match &mut self.state {
+                State::Idle | State::BulkWaiting { .. } => {
+                    if !self.set_up_step().await? {
+                        return Ok(None);
                     }
                 }
                 // A page is fetched, then decoded on a blocking thread while the next page is

@@ -14,6 +14,7 @@ use coffer_salesforce::{
     BulkSupport, Checkpoint, Client, ClientBuilder, Error, ExtractOptions, Extraction, Method,
     ObjectPlan, Record, SalesforceApi, Timestamp, Window, WriteOp,
 };
+use coffer_sfsim::org::Mutation;
 use coffer_sfsim::server::{
     FaultKind, FaultPlan, FaultRule, RunningSimulator, Simulator, SimulatorBuilder, Trigger,
 };
@@ -182,6 +183,37 @@ async fn bulk_full_extraction_matches_org_and_rest() {
     for (b, r) in bulk.iter().zip(&rest) {
         assert_eq!(b, r);
     }
+}
+
+/// `start` has the org run the Bulk job before any row is read, so a caller can start an
+/// object's read ahead of reading it: the rows are the org as it was when the job ran (a job's
+/// result is a snapshot), and a second `start` sends nothing.
+#[tokio::test]
+async fn bulk_start_runs_the_job_before_the_first_page() {
+    let sim = start(Simulator::builder()).await;
+    let client = builder(&sim).build().unwrap();
+    let soql = format!("SELECT Id FROM {BIG}");
+    let expected = org_ids(&sim, &soql);
+    let plan = plan(&client, BIG).await;
+    let window = Window::full(far_future());
+    let support = BulkSupport::default();
+    let mut ex = Extraction::new(&client, plan, Method::Bulk, window, opts(), support).unwrap();
+    ex.start().await.unwrap();
+    let calls = sim.api_calls_used();
+    ex.start().await.unwrap();
+    assert_eq!(sim.api_calls_used(), calls);
+    let change = sim.mutate(&Mutation {
+        seed: 3,
+        update_pct: 0.0,
+        delete_pct: 5.0,
+        create_pct: 5.0,
+    });
+    assert!(change.objects[BIG].created > 0);
+    assert_ne!(org_ids(&sim, &soql), expected);
+    let mut out = Vec::new();
+    drain(&mut ex, &mut out).await.unwrap();
+    assert_exact(&out, &expected);
+    assert!(ex.stats().pages > 1);
 }
 
 #[tokio::test]
