@@ -11,7 +11,10 @@
 //! text follows a Zipf distribution over a ~3,000-word vocabulary; names, addresses, phone
 //! numbers, amounts and picklists vary per record; most nullable fields are sometimes null.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
 
 use rand::rngs::ChaCha8Rng;
 use rand::{Rng, RngExt, SeedableRng};
@@ -228,23 +231,61 @@ impl Org {
             GeneratedBlobs {
                 specs: self.blobs,
                 vocab: self.vocab,
+                kept: Arc::default(),
             },
         )
     }
 }
 
 /// The file-body specs of a generated org and the vocabulary that turns them into bytes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct GeneratedBlobs {
     specs: BTreeMap<SfId, BlobSpec>,
     vocab: Zipf,
+    /// Bodies produced to be served, kept to serve again as an org keeps its files (clones
+    /// share them: a spec always gives the same bytes).
+    kept: Arc<Mutex<HashMap<SfId, Bytes>>>,
+}
+
+impl std::fmt::Debug for GeneratedBlobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedBlobs")
+            .field("specs", &self.specs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl GeneratedBlobs {
-    /// The body of record `id`, produced on demand.
-    pub(crate) fn body(&self, id: &SfId) -> Option<Vec<u8>> {
-        self.specs.get(id).map(|spec| spec.body(&self.vocab))
+    /// The body of record `id`: kept, or produced now. With `keep`, a body produced is kept:
+    /// a server sends bodies again and again, and producing one costs far more than sending
+    /// it (a quarter of the simulator's CPU in a full backup of benches/peers' org, on the
+    /// machine the client runs on). Without it nothing more is kept: an export reads each
+    /// body once, and an org's files can be larger than memory.
+    pub(crate) fn body(&self, id: &SfId, keep: bool) -> Option<Bytes> {
+        let spec = self.specs.get(id)?;
+        if let Some(body) = kept(&self.kept).get(id) {
+            return Some(body.clone());
+        }
+        // Produced outside the lock, so requests for other bodies go on meanwhile.
+        let body = Bytes::from(spec.body(&self.vocab));
+        if keep {
+            kept(&self.kept).insert(*id, body.clone());
+        }
+        Some(body)
     }
+
+    /// Produces and keeps every body now: a server's org has its files before anyone asks
+    /// for them, and sending one is then only sending bytes.
+    pub(crate) fn keep_all(&self) {
+        for id in self.specs.keys() {
+            self.body(id, true);
+        }
+    }
+}
+
+/// The kept bodies; a poisoned lock still holds whole bodies (inserts are single calls).
+fn kept(bodies: &Mutex<HashMap<SfId, Bytes>>) -> MutexGuard<'_, HashMap<SfId, Bytes>> {
+    bodies.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A postal address, used for both the component fields and the compound field.
@@ -1657,6 +1698,35 @@ mod tests {
         assert_eq!(counts.users, 100);
         assert_eq!(counts.accounts, 1188);
         assert_eq!(counts.contacts, 2475);
+    }
+
+    #[test]
+    fn kept_bodies_are_the_bodies_produced_on_demand() {
+        let org = Org::generate(&GenerateConfig {
+            seed: 2,
+            records: 300,
+        })
+        .unwrap();
+        let (_, blobs) = org.into_parts();
+        let ids: Vec<SfId> = blobs.specs.keys().copied().collect();
+        assert!(!ids.is_empty());
+        // Without `keep` nothing is kept; with it, the same bytes are kept.
+        let first = blobs.body(&ids[0], false).unwrap();
+        assert!(kept(&blobs.kept).is_empty());
+        assert_eq!(blobs.body(&ids[0], true).unwrap(), first);
+        assert_eq!(kept(&blobs.kept).len(), 1);
+        let fresh = blobs.clone();
+        blobs.keep_all();
+        assert_eq!(kept(&fresh.kept).len(), ids.len());
+        for id in &ids {
+            let spec = &blobs.specs[id];
+            assert_eq!(fresh.body(id, false).unwrap(), spec.body(&blobs.vocab));
+        }
+        assert!(
+            blobs
+                .body(&SfId::from_15("001000000000000").unwrap(), true)
+                .is_none()
+        );
     }
 
     #[test]

@@ -161,6 +161,11 @@ pub struct LiveOrg {
 }
 
 impl LiveOrg {
+    /// Produces and keeps the generated file bodies now, for a server to send as stored bytes.
+    pub(crate) fn keep_file_bodies(&self) {
+        self.store.keep_generated_bodies();
+    }
+
     /// The live org of a generated org.
     pub fn new(org: Org) -> Self {
         Self {

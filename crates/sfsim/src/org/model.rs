@@ -960,18 +960,31 @@ impl Store {
             return Err(not_found());
         }
         // Any failure to read a body from disk is a missing body to the API.
-        let body = self.body(&sf_id).ok().flatten().ok_or_else(not_found)?;
+        let body = self
+            .body(&sf_id, true)
+            .ok()
+            .flatten()
+            .ok_or_else(not_found)?;
         Ok((body, "application/octet-stream".to_owned()))
     }
 
+    /// Produces and keeps every generated file body now ([`GeneratedBlobs::keep_all`]); bodies
+    /// read from a directory are read when asked for.
+    pub(crate) fn keep_generated_bodies(&self) {
+        if let BlobSource::Generated(blobs) = &self.blobs {
+            blobs.keep_all();
+        }
+    }
+
     /// The file body of record `id`, deleted or not: written through the API, else from the
-    /// generator's spec or `DIR/blobs/<id>`; `None` when it has none.
-    pub(crate) fn body(&self, id: &SfId) -> Result<Option<bytes::Bytes>, crate::Error> {
+    /// generator's spec or `DIR/blobs/<id>`; `None` when it has none. `keep`: a body produced
+    /// from a spec is kept to serve again ([`GeneratedBlobs::body`]).
+    pub(crate) fn body(&self, id: &SfId, keep: bool) -> Result<Option<bytes::Bytes>, crate::Error> {
         if let Some(body) = self.written_blobs.get(id) {
             return Ok(Some(body.clone()));
         }
         Ok(match &self.blobs {
-            BlobSource::Generated(blobs) => blobs.body(id).map(bytes::Bytes::from),
+            BlobSource::Generated(blobs) => blobs.body(id, keep),
             BlobSource::Dir(dir) => {
                 let path = dir.join(id.as_str());
                 match std::fs::read(&path) {
