@@ -48,7 +48,9 @@ pub struct BackupOptions {
     /// Told how each object's read goes (progress bars); `None`: nobody is told.
     pub progress: Option<ProgressSink>,
     /// Objects read at once (at least 1). Each holds a page, a block and a pack in memory, and
-    /// makes its own API calls: the API budget (`ExtractOptions`) bounds them all together.
+    /// makes its own API calls: the API budget (`ExtractOptions`) bounds them all together. As
+    /// many more objects prepare their reads meanwhile (API calls only: describe, record
+    /// count, and the org running a Bulk job).
     pub parallel_objects: usize,
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn write_live(store: &Store, dir: &Path) -> Result<ExportSummary, Err
             continue;
         }
         for row in &table.rows {
-            if let Some(body) = store.body(&row.id, false)? {
+            if let Some(body) = store.body(&row.id)? {
                 out.blob(&row.id, &body)?;
             }
         }

@@ -242,8 +242,8 @@ impl Org {
 pub(crate) struct GeneratedBlobs {
     specs: BTreeMap<SfId, BlobSpec>,
     vocab: Zipf,
-    /// Bodies produced to be served, kept to serve again as an org keeps its files (clones
-    /// share them: a spec always gives the same bytes).
+    /// Bodies kept to serve, as an org keeps its files (clones share them: a spec always gives
+    /// the same bytes).
     kept: Arc<Mutex<HashMap<SfId, Bytes>>>,
 }
 
@@ -256,34 +256,31 @@ impl std::fmt::Debug for GeneratedBlobs {
 }
 
 impl GeneratedBlobs {
-    /// The body of record `id`: kept, or produced now. With `keep`, a body produced is kept:
-    /// a server sends bodies again and again, and producing one costs far more than sending
-    /// it (a quarter of the simulator's CPU in a full backup of benches/peers' org, on the
-    /// machine the client runs on). Without it nothing more is kept: an export reads each
-    /// body once, and an org's files can be larger than memory.
-    pub(crate) fn body(&self, id: &SfId, keep: bool) -> Option<Bytes> {
+    /// The body of record `id`: kept ([`Self::keep_all`]), else produced now and not kept (an
+    /// export reads each body once, and an org's files can be larger than memory).
+    pub(crate) fn body(&self, id: &SfId) -> Option<Bytes> {
         let spec = self.specs.get(id)?;
         if let Some(body) = kept(&self.kept).get(id) {
             return Some(body.clone());
         }
-        // Produced outside the lock, so requests for other bodies go on meanwhile.
-        let body = Bytes::from(spec.body(&self.vocab));
-        if keep {
-            kept(&self.kept).insert(*id, body.clone());
-        }
-        Some(body)
+        Some(Bytes::from(spec.body(&self.vocab)))
     }
 
     /// Produces and keeps every body now: a server's org has its files before anyone asks
-    /// for them, and sending one is then only sending bytes.
+    /// for them, and sends them again and again. Producing a body costs far more than sending
+    /// it (a quarter of the simulator's CPU in a full backup of benches/peers' org, on the
+    /// machine the client runs on).
     pub(crate) fn keep_all(&self) {
-        for id in self.specs.keys() {
-            self.body(id, true);
+        let mut bodies = kept(&self.kept);
+        for (id, spec) in &self.specs {
+            bodies
+                .entry(*id)
+                .or_insert_with(|| Bytes::from(spec.body(&self.vocab)));
         }
     }
 }
 
-/// The kept bodies; a poisoned lock still holds whole bodies (inserts are single calls).
+/// The kept bodies; a poisoned lock still holds whole bodies (each is inserted whole).
 fn kept(bodies: &Mutex<HashMap<SfId, Bytes>>) -> MutexGuard<'_, HashMap<SfId, Bytes>> {
     bodies.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -1710,23 +1707,19 @@ mod tests {
         let (_, blobs) = org.into_parts();
         let ids: Vec<SfId> = blobs.specs.keys().copied().collect();
         assert!(!ids.is_empty());
-        // Without `keep` nothing is kept; with it, the same bytes are kept.
-        let first = blobs.body(&ids[0], false).unwrap();
+        // A body read is not kept; `keep_all` keeps the same bytes, for every clone.
+        let first = blobs.body(&ids[0]).unwrap();
         assert!(kept(&blobs.kept).is_empty());
-        assert_eq!(blobs.body(&ids[0], true).unwrap(), first);
-        assert_eq!(kept(&blobs.kept).len(), 1);
-        let fresh = blobs.clone();
+        let clone = blobs.clone();
         blobs.keep_all();
-        assert_eq!(kept(&fresh.kept).len(), ids.len());
+        assert_eq!(kept(&clone.kept).len(), ids.len());
+        assert_eq!(kept(&clone.kept)[&ids[0]], first);
         for id in &ids {
             let spec = &blobs.specs[id];
-            assert_eq!(fresh.body(id, false).unwrap(), spec.body(&blobs.vocab));
+            assert_eq!(clone.body(id).unwrap(), spec.body(&blobs.vocab));
         }
-        assert!(
-            blobs
-                .body(&SfId::from_15("001000000000000").unwrap(), true)
-                .is_none()
-        );
+        let absent = SfId::from_15("001000000000000").unwrap();
+        assert!(blobs.body(&absent).is_none());
     }
 
     #[test]

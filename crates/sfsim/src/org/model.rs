@@ -960,11 +960,7 @@ impl Store {
             return Err(not_found());
         }
         // Any failure to read a body from disk is a missing body to the API.
-        let body = self
-            .body(&sf_id, true)
-            .ok()
-            .flatten()
-            .ok_or_else(not_found)?;
+        let body = self.body(&sf_id).ok().flatten().ok_or_else(not_found)?;
         Ok((body, "application/octet-stream".to_owned()))
     }
 
@@ -977,14 +973,14 @@ impl Store {
     }
 
     /// The file body of record `id`, deleted or not: written through the API, else from the
-    /// generator's spec or `DIR/blobs/<id>`; `None` when it has none. `keep`: a body produced
-    /// from a spec is kept to serve again ([`GeneratedBlobs::body`]).
-    pub(crate) fn body(&self, id: &SfId, keep: bool) -> Result<Option<bytes::Bytes>, crate::Error> {
+    /// generator's spec (kept, [`Self::keep_generated_bodies`], or produced now) or
+    /// `DIR/blobs/<id>`; `None` when it has none.
+    pub(crate) fn body(&self, id: &SfId) -> Result<Option<bytes::Bytes>, crate::Error> {
         if let Some(body) = self.written_blobs.get(id) {
             return Ok(Some(body.clone()));
         }
         Ok(match &self.blobs {
-            BlobSource::Generated(blobs) => blobs.body(id, keep),
+            BlobSource::Generated(blobs) => blobs.body(id),
             BlobSource::Dir(dir) => {
                 let path = dir.join(id.as_str());
                 match std::fs::read(&path) {
