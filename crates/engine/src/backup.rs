@@ -243,7 +243,7 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
     let slots = Arc::new(Semaphore::new(parallel));
     let mut jobs = jobs.into_iter();
     let mut reads = tokio::task::JoinSet::new();
-    // Which object each task reads, to name it if the task panics.
+    // Which object each task under way reads, to name it if the task panics.
     let mut reading: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut summaries = BTreeMap::new();
     let outcome = async {
@@ -281,10 +281,10 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
                 });
                 reading.insert(task.id(), object);
             }
-            let Some(joined) = reads.join_next().await else {
+            let Some(joined) = reads.join_next_with_id().await else {
                 return Ok::<_, Error>(());
             };
-            let (summary, done) = joined.map_err(|e| {
+            let (id, outcome) = joined.map_err(|e| {
                 let object = reading.remove(&e.id()).unwrap_or_default();
                 // Not the panic's message: it can quote what was being read (the panic hook
                 // has printed it already).
@@ -293,7 +293,9 @@ pub async fn backup<A: SalesforceApi + ?Sized + 'static>(
                 } else {
                     format!("the read of {object} stopped: {e}")
                 })
-            })??;
+            })?;
+            reading.remove(&id);
+            let (summary, done) = outcome?;
             let object = done.object().to_owned();
             writer.finish(done).await?;
             summaries.insert(object, summary);

@@ -81,14 +81,18 @@ impl ContentName {
             what: "content name".into(),
             reason: format!("{text:?} is not 64 lowercase hex digits"),
         };
-        // Lowercase only: one spelling per name, as the store keys have it.
-        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        let mut out = [0u8; 32];
+        if !decode_lower_hex(text, &mut out) {
             return Err(bad());
         }
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(text, &mut out).map_err(|_| bad())?;
         Ok(Self(out))
     }
+}
+
+/// Decodes exactly 64 lowercase hex digits into `out`; false for anything else. Lowercase only:
+/// one spelling per name, as the store keys have it.
+fn decode_lower_hex(text: &str, out: &mut [u8; 32]) -> bool {
+    !text.bytes().any(|b| b.is_ascii_uppercase()) && hex::decode_to_slice(text, out).is_ok()
 }
 
 /// A sequence number as it appears in object names (snapshots, journals): 20 decimal digits.
@@ -316,9 +320,7 @@ impl Repository {
         }
         // Straight into zeroized memory, and an error that does not repeat the (secret) text.
         let mut name_key = Zeroizing::new([0u8; 32]);
-        if descriptor.name_key.bytes().any(|b| b.is_ascii_uppercase())
-            || hex::decode_to_slice(&descriptor.name_key, name_key.as_mut()).is_err()
-        {
+        if !decode_lower_hex(&descriptor.name_key, &mut name_key) {
             return Err(Error::Corrupt {
                 what: format!("org descriptor of {org_id}"),
                 reason: "its name key is not 64 lowercase hex digits".into(),
@@ -710,5 +712,28 @@ impl OrgRepo {
             &sealed,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_64_lowercase_hex_digits_decode() {
+        let mut out = [0u8; 32];
+        let hex = "0123456789abcdef".repeat(4);
+        assert!(decode_lower_hex(&hex, &mut out));
+        assert_eq!(out[..8], [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+        for bad in [
+            hex.to_uppercase(),
+            hex[..62].to_owned(),
+            format!("{hex}00"),
+            format!("{}zz", &hex[..62]),
+        ] {
+            assert!(!decode_lower_hex(&bad, &mut out), "{bad}");
+            assert!(ContentName::from_hex(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(ContentName::from_hex(&hex).unwrap().to_hex(), hex);
     }
 }
