@@ -63,6 +63,7 @@
 
 mod error;
 mod sealed;
+mod slots;
 
 pub mod audit_trail;
 pub mod backup;
