@@ -91,12 +91,13 @@ impl Default for BackupOptions {
     fn default() -> Self {
         Self {
             objects: None,
-            // Pages of 10,000 rows: the connector holds up to two pages (one fetched while the
+            // Pages of 5,000 rows: the connector holds up to two pages (one fetched while the
             // other decodes), so the page, not the org, sets a backup's memory; at 50,000 rows
             // an org whose objects fill whole pages needed twice the memory of one whose
-            // objects did not (benches/peers).
+            // objects did not, and 10,000-row pages were 27 MB of the heap at a 4x org's peak
+            // (benches/peers).
             extract: ExtractOptions {
-                bulk_page_records: 10_000,
+                bulk_page_records: 5_000,
                 ..ExtractOptions::default()
             },
             lookback: coffer_salesforce::window::DEFAULT_LOOKBACK,
@@ -516,6 +517,8 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
             );
         }
     }
+    // The connector's page buffers go before the object is finished (its index built).
+    drop(extraction);
     if full_due {
         if track_seen {
             summary.gone = record_gone(api, &mut writer, object, &seen_in_full, end).await?;

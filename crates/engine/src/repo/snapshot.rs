@@ -22,11 +22,13 @@ use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
 
 /// Uncompressed record bytes per block. Larger blocks compress better (records of one object
-/// repeat field names and values), smaller ones make a point read inflate less: at 8 MiB a
-/// block inflates in under 10 ms, and records take 32% fewer bytes than in 256 KiB blocks at
-/// level 3 (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9 -B8388608` against
-/// `zstd -b3 -B262144`).
-const BLOCK_TARGET: usize = 8 * 1024 * 1024;
+/// repeat field names and values), smaller ones make a point read inflate less and take less
+/// memory: an object being written holds a block as lines, as columns and encoded, about three
+/// times this. Records take 32% fewer bytes in 8 MiB blocks than in 256 KiB ones at level 3
+/// (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9 -B8388608` against
+/// `zstd -b3 -B262144`); 4 MiB blocks made the peers org's repository 0.6% larger than 8 MiB
+/// ones (48.12 against 47.85 MB) and lowered a full backup's peak memory.
+const BLOCK_TARGET: usize = 4 * 1024 * 1024;
 /// Room a block buffer is given at once: a block reaches [`BLOCK_TARGET`] plus the record that
 /// crosses it. Grown by doubling instead, the buffer was copied four times on the way and then
 /// doubled to 16 MiB for that last record (only touched pages take memory, so the room left
@@ -44,7 +46,7 @@ const BLOCK_LEVEL: i32 = 3;
 /// and 138 MiB at 2 MiB, while the 250 MB org's stayed at 115 MiB (interleaved runs of the two
 /// builds).
 const PACK_TARGET: usize = 2 * 1024 * 1024;
-/// Largest block a reader decompresses (a bomb guard; blocks are ~8 MiB).
+/// Largest block a reader decompresses (a bomb guard; blocks are ~4 MiB, and were ~8 MiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
 /// One version waiting for its block.
@@ -60,6 +62,48 @@ struct Pending {
 struct Packing {
     compressor: Compressor,
     builder: PackBuilder,
+}
+
+/// The working buffers of an object's records (the compressor, the pack builder and the block
+/// buffer), handed from object to object within a run. Objects writing records at once each
+/// hold a set, so a run allocates (and the system faults in) as many sets as objects it writes
+/// at once, not one per object: with buffers freed at each object's end, every object faulted
+/// its blocks and packs in again, and the memory a run held depended on which objects
+/// happened to be written together.
+#[derive(Clone, Default)]
+struct RunBuffers(Arc<Mutex<Vec<BufferSet>>>);
+
+/// One object's record working buffers: the compressor and pack builder, and the block buffer.
+type BufferSet = (Packing, Vec<u8>);
+
+impl RunBuffers {
+    fn sets(&self) -> std::sync::MutexGuard<'_, Vec<BufferSet>> {
+        // Nothing panics while the lock is held: a poisoned list is still whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A set no object holds, or a new one.
+    fn take(&self) -> Result<BufferSet> {
+        if let Some(set) = self.sets().pop() {
+            return Ok(set);
+        }
+        Ok((
+            Packing {
+                compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
+                    .map_err(Error::Compress)?,
+                builder: PackBuilder::with_capacity(PACK_CAPACITY),
+            },
+            Vec::new(),
+        ))
+    }
+
+    /// Gives back an object's set (its pack stored, its block flushed: both empty).
+    fn give_back(&self, packing: Packing, mut block: Vec<u8>) {
+        block.clear();
+        self.sets().push((packing, block));
+    }
 }
 
 /// What a run has written of one object's records so far. Memory is bounded by one block
@@ -82,19 +126,16 @@ struct ObjectRun {
 }
 
 impl ObjectRun {
-    /// A run whose entries have room for `expected` versions.
-    fn new(expected: usize) -> Result<Self> {
+    /// A run whose entries have room for `expected` versions, writing with a set of `buffers`.
+    fn new(expected: usize, buffers: &RunBuffers) -> Result<Self> {
         let mut entries = Vec::new();
         // Only room: a count too large to reserve is no reason to fail, the entries grow
         // as they come.
         let _ = entries.try_reserve_exact(expected);
+        let (packing, block) = buffers.take()?;
         Ok(Self {
-            packing: Some(Packing {
-                compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
-                    .map_err(Error::Compress)?,
-                builder: PackBuilder::with_capacity(PACK_CAPACITY),
-            }),
-            block: Vec::new(),
+            packing: Some(packing),
+            block,
             block_records: 0,
             packs: Vec::new(),
             blocks: Vec::new(),
@@ -136,6 +177,27 @@ impl ObjectRun {
         self.packing
             .as_mut()
             .ok_or_else(|| Error::Worker("the pack builder went missing".into()))
+    }
+
+    /// What the object's index is built from (packs, blocks, entries); the working buffers
+    /// (block buffer, pack builder, compressor) go back to `buffers` for the next object.
+    /// Called once the last block and pack are stored.
+    fn into_index_parts(
+        self,
+        buffers: &RunBuffers,
+    ) -> (Vec<[u8; 32]>, Vec<Block>, Vec<IndexEntry>) {
+        let ObjectRun {
+            packing,
+            block,
+            packs,
+            blocks,
+            entries,
+            ..
+        } = self;
+        if let Some(packing) = packing {
+            buffers.give_back(packing, block);
+        }
+        (packs, blocks, entries)
     }
 
     /// Compresses the records waiting into one block of the pack being built, on a worker
@@ -293,6 +355,8 @@ pub struct ObjectWriter {
     /// Versions the org reports ([`Self::expect_records`]); 0 when it did not say.
     expected: usize,
     run: Option<ObjectRun>,
+    /// The run's record working buffers, shared by its objects.
+    buffers: RunBuffers,
     blob_names: BlobNames,
     packer: Option<BlobPacker>,
     full_read: bool,
@@ -486,7 +550,7 @@ impl ObjectWriter {
                     Known::Fresh => self.expected,
                     Known::NotLoaded | Known::Map(_) => 0,
                 };
-                self.run.insert(ObjectRun::new(expected)?)
+                self.run.insert(ObjectRun::new(expected, &self.buffers)?)
             }
         };
         if pending.kind == EntryKind::Gone {
@@ -599,8 +663,11 @@ impl ObjectWriter {
         let mut blob_names = Vec::new();
         if self.packer.as_ref().is_some_and(|p| !p.is_empty()) {
             self.store_blob_pack().await?;
-            if let Some(packer) = &mut self.packer {
+            // The packer's block and pack buffers go now, not with the writer: what follows
+            // (the record index) takes longer the larger the object.
+            if let Some(mut packer) = self.packer.take() {
                 let segment = packer.finish()?;
+                drop(packer);
                 blob_names = segment.entries().iter().map(|e| e.name).collect();
                 let (name, size) = self
                     .org
@@ -631,13 +698,18 @@ impl ObjectWriter {
                 self.packs_added.push(name.to_hex());
                 self.bytes_added += size;
             }
-            let mut entries = run.entries;
+            done.versions = run.versions;
+            done.gone = run.gone;
+            // The block buffer, the pack builder's buffers and the compressor go to the next
+            // object before the index is built: sorting, encoding and compressing a large
+            // object's entries takes a while, and other objects are being read meanwhile.
+            let (packs, blocks, mut entries) = run.into_index_parts(&self.buffers);
             if matches!(self.known, Known::Fresh) {
                 sort_fresh(&mut entries);
             }
             // The segment sorts its entries by (Id, stamp); with stored versions, `push`
             // admitted one per pair.
-            let segment = IndexSegment::new(&done.object, run.packs, run.blocks, entries)?;
+            let segment = IndexSegment::new(&done.object, packs, blocks, entries)?;
             // The entries go before the encoding is compressed: they are the larger part of
             // what an object holds when it is finished.
             let encoded = segment.encode();
@@ -650,8 +722,6 @@ impl ObjectWriter {
             let (name, size) = self.org.put_content(ContentKind::Index, stored).await?;
             self.bytes_added += size;
             done.index_segment = Some(name.to_hex());
-            done.versions = run.versions;
-            done.gone = run.gone;
         }
         done.packs_added = std::mem::take(&mut self.packs_added);
         done.bytes_added = self.bytes_added;
@@ -708,6 +778,7 @@ pub struct SnapshotWriter<'a> {
     /// Objects finished (by this run, or by the run it continues).
     finished: BTreeSet<String>,
     blob_names: BlobNames,
+    buffers: RunBuffers,
     /// The number of the last journal written.
     journal_n: u64,
     packs_added: Vec<String>,
@@ -751,6 +822,7 @@ impl<'a> SnapshotWriter<'a> {
             open: BTreeMap::new(),
             finished: BTreeSet::new(),
             blob_names: BlobNames::new(blobs.index.clone()),
+            buffers: RunBuffers::default(),
             journal_n: 0,
             packs_added: Vec::new(),
             bytes_added: 0,
@@ -786,6 +858,7 @@ impl<'a> SnapshotWriter<'a> {
             open: BTreeMap::new(),
             finished: journal.finished,
             blob_names: BlobNames::new(journal.blobs.index.clone()),
+            buffers: RunBuffers::default(),
             journal_n: journal.n,
             packs_added: journal.packs_added,
             bytes_added: journal.bytes_added,
@@ -841,6 +914,7 @@ impl<'a> SnapshotWriter<'a> {
             expected: 0,
             run: None,
             blob_names: self.blob_names.clone(),
+            buffers: self.buffers.clone(),
             packer: None,
             full_read: false,
             packs_added: Vec::new(),
