@@ -91,13 +91,14 @@ impl Default for BackupOptions {
     fn default() -> Self {
         Self {
             objects: None,
-            // Pages of 5,000 rows: the connector holds up to two pages (one fetched while the
-            // other decodes), so the page, not the org, sets a backup's memory; at 50,000 rows
-            // an org whose objects fill whole pages needed twice the memory of one whose
-            // objects did not, and 10,000-row pages were 27 MB of the heap at a 4x org's peak
-            // (benches/peers).
+            // Pages of 2,500 rows: the connector holds up to two pages (one fetched while the
+            // other decodes, each as gzip, as text and as rows), so the page, not the org, sets
+            // a backup's memory; at 50,000 rows an org whose objects fill whole pages needed
+            // twice the memory of one whose objects did not, 10,000-row pages were 27 MB of the
+            // heap at a 4x org's peak, and 2,500-row pages took the 4x org's peak from 91-94 to
+            // 85-86 MiB against 5,000 (benches/peers).
             extract: ExtractOptions {
-                bulk_page_records: 5_000,
+                bulk_page_records: 2_500,
                 ..ExtractOptions::default()
             },
             lookback: coffer_salesforce::window::DEFAULT_LOOKBACK,

@@ -28,12 +28,14 @@ const ENTRY_LEN: usize = BLOB_NAME_LEN + 4 + 8 + 4 + 8 + 8;
 const LEVEL: i32 = 3;
 /// Content of a block of small bodies before it is compressed. Bodies compress together
 /// (generated and exported files repeat their structure), and reading one inflates at most this.
-pub const BLOCK_TARGET: usize = 2 * 1024 * 1024;
+pub const BLOCK_TARGET: usize = 1024 * 1024;
 /// Plaintext of a blob pack before the next one starts (a single larger body makes a larger
 /// pack). A file object being written holds a block being filled, the pack and, while it is
 /// stored, the pack's sealed copy: at 4 MiB blocks and 8 MiB packs, the two file objects of
-/// benches/peers read together held about 50 MB of them (jemalloc heap profile at the peak).
-pub const PACK_TARGET: usize = 4 * 1024 * 1024;
+/// benches/peers read together held about 50 MB of them (jemalloc heap profile at the peak),
+/// and at 1 and 2 MiB the 4x org's peak was 89-94 MiB against 96-100 MiB at 2 and 4 MiB, for a
+/// repository 0.2% larger.
+pub const PACK_TARGET: usize = 2 * 1024 * 1024;
 
 /// Where one body is: a block of a blob pack, and the body's bytes in the block's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +261,7 @@ pub fn body_in_block<'a>(content: &'a [u8], entry: &BlobEntry) -> Result<&'a [u8
 }
 
 /// The most content a block of small bodies holds, whichever writer made it: less than twice
-/// the block target, which was 4 MiB before it became [`BLOCK_TARGET`].
+/// the block target, which was 4 MiB at most before it became [`BLOCK_TARGET`].
 const SMALL_BODIES_BLOCK_BOUND: u64 = 8 * 1024 * 1024;
 
 /// The most a reader inflates for `entry`'s block (a bomb guard): a block of small bodies holds
