@@ -26,9 +26,12 @@ use crate::error::{Error, Result};
 /// memory: an object being written holds a block as lines, as columns and encoded, about three
 /// times this. Records take 32% fewer bytes in 8 MiB blocks than in 256 KiB ones at level 3
 /// (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9 -B8388608` against
-/// `zstd -b3 -B262144`); 4 MiB blocks made the peers org's repository 0.6% larger than 8 MiB
-/// ones (48.12 against 47.85 MB) and lowered a full backup's peak memory.
-const BLOCK_TARGET: usize = 4 * 1024 * 1024;
+/// `zstd -b3 -B262144`). On the peers org (benches/peers), 4 MiB blocks made the repository
+/// 0.6% larger than 8 MiB ones (48.12 against 47.85 MB), and 2 MiB blocks 1% larger again
+/// (48.76 against 48.28 MB) for peaks of 60-67 against 70-78 MiB, and 73 against 83-87 MiB
+/// on the 4x org: the record blocks of the objects being written are most of what a backup
+/// holds.
+const BLOCK_TARGET: usize = 2 * 1024 * 1024;
 /// Room a block buffer is given at once: a block reaches [`BLOCK_TARGET`] plus the record that
 /// crosses it. Grown by doubling instead, the buffer was copied four times on the way and then
 /// doubled to 16 MiB for that last record (only touched pages take memory, so the room left
@@ -46,7 +49,7 @@ const BLOCK_LEVEL: i32 = 3;
 /// and 138 MiB at 2 MiB, while the 250 MB org's stayed at 115 MiB (interleaved runs of the two
 /// builds).
 const PACK_TARGET: usize = 2 * 1024 * 1024;
-/// Largest block a reader decompresses (a bomb guard; blocks are ~4 MiB, and were ~8 MiB).
+/// Largest block a reader decompresses (a bomb guard; blocks are ~2 MiB, and were ~8 MiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
 /// One version waiting for its block.
@@ -632,7 +635,7 @@ impl ObjectWriter {
         let Some(mut packer) = self.packer.take() else {
             return Ok(());
         };
-        // Taking the pack compresses the block being filled (up to 4 MiB): a worker's job.
+        // Taking the pack compresses the block being filled (about `blobs::BLOCK_TARGET`): a worker's job.
         let (mut packer, taken) = tokio::task::spawn_blocking(move || {
             let taken = packer.take_pack();
             (packer, taken)
