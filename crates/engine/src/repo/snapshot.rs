@@ -635,7 +635,8 @@ impl ObjectWriter {
         let Some(mut packer) = self.packer.take() else {
             return Ok(());
         };
-        // Taking the pack compresses the block being filled (about `blobs::BLOCK_TARGET`): a worker's job.
+        // Taking the pack compresses the block being filled (about `blobs::BLOCK_TARGET`):
+        // a worker's job.
         let (mut packer, taken) = tokio::task::spawn_blocking(move || {
             let taken = packer.take_pack();
             (packer, taken)
