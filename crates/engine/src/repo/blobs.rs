@@ -472,6 +472,28 @@ mod tests {
         [n; 32]
     }
 
+    #[test]
+    fn blocks_of_small_bodies_written_at_the_old_targets_still_inflate() {
+        // Writers once filled blocks of small bodies to 4 MiB (so up to 8 MiB of content):
+        // the bound a reader allows them does not follow today's smaller target.
+        let small = BlobEntry {
+            name: name(1),
+            pack: 0,
+            offset: 0,
+            length: 100,
+            start: 0,
+            size: 10,
+        };
+        assert!(2 * BLOCK_TARGET as u64 <= SMALL_BODIES_BLOCK_BOUND);
+        assert_eq!(max_block_content(&small), 8 * 1024 * 1024);
+        // A body of its own block is bounded by its own end.
+        let large = BlobEntry {
+            size: 20 * 1024 * 1024,
+            ..small
+        };
+        assert_eq!(max_block_content(&large), 20 * 1024 * 1024);
+    }
+
     fn entry(n: u8, pack: u32) -> BlobEntry {
         BlobEntry {
             name: name(n),
