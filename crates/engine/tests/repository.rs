@@ -286,8 +286,8 @@ async fn packs_are_stored_while_an_object_is_still_being_read() {
         .await
         .unwrap();
     writer.load_known("Account").await.unwrap();
-    // 150 records of 256 KiB of hex noise (half of it compressible): four full 8 MiB blocks of
-    // ~4 MiB each, each past the pack target, so stored as its own pack while the object is
+    // 150 records of 256 KiB of hex noise (half of it compressible): 2 MiB blocks of ~1 MiB
+    // each, so a pack passes its target every two blocks and is stored while the object is
     // read, and a last partial block that only finishing the object stores.
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut noise = || {

@@ -42,8 +42,9 @@ const BLOCK_CAPACITY: usize = BLOCK_TARGET + 512 * 1024;
 const PACK_CAPACITY: usize = PACK_TARGET + BLOCK_CAPACITY + BLOCK_CAPACITY / 128;
 /// zstd level of record blocks.
 const BLOCK_LEVEL: i32 = 3;
-/// Plaintext bytes per pack before a new one starts: two or three blocks, about 20 MB of
-/// records. A pack is held in memory, and sealed into a copy, while it is built and stored, by
+/// Plaintext bytes per pack before a new one starts: a dozen or more blocks of records on the
+/// peers org, where records compress more than ten times (two or three blocks when blocks
+/// were 8 MiB). A pack is held in memory, and sealed into a copy, while it is built and stored, by
 /// each object written. At 8 MiB only a large object's packs filled, so peak memory grew with
 /// the org: on the 4x org of benches/peers the median peak of three runs was 151 MiB at 8 MiB
 /// and 138 MiB at 2 MiB, while the 250 MB org's stayed at 115 MiB (interleaved runs of the two
