@@ -31,11 +31,23 @@ pub(crate) struct BackupArgs {
     #[arg(long)]
     client_id: String,
     /// Connected app consumer secret (client-credentials flow, or with --refresh-token).
-    #[arg(long, env = "COFFER_SF_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[arg(
+        long,
+        env = "COFFER_SF_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true,
+        value_parser = secret_arg
+    )]
+    client_secret: Option<SecretString>,
     /// A refresh token (web-server flow) instead of the client-credentials flow.
-    #[arg(long, env = "COFFER_SF_REFRESH_TOKEN", hide_env_values = true)]
-    refresh_token: Option<String>,
+    #[arg(
+        long,
+        env = "COFFER_SF_REFRESH_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true,
+        value_parser = secret_arg
+    )]
+    refresh_token: Option<SecretString>,
     /// A PEM root certificate to trust besides the system's (e.g. the simulator's CA);
     /// `SSL_CERT_FILE` works too.
     #[arg(long, value_name = "PEM")]
@@ -54,6 +66,11 @@ pub(crate) struct BackupArgs {
     parallel_objects: u16,
 }
 
+/// Secrets and tokens go straight into `SecretString`, so `BackupArgs`' `Debug` redacts them.
+fn secret_arg(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
 fn client(
     instance_url: &str,
     credentials: Credentials,
@@ -70,12 +87,12 @@ pub(crate) async fn run_backup(args: BackupArgs) -> Result<(), Failure> {
     let credentials = match (&args.refresh_token, &args.client_secret) {
         (Some(token), secret) => Credentials::RefreshToken {
             client_id: args.client_id.clone(),
-            client_secret: secret.clone().map(SecretString::from),
-            refresh_token: SecretString::from(token.clone()),
+            client_secret: secret.clone(),
+            refresh_token: token.clone(),
         },
         (None, Some(secret)) => Credentials::ClientCredentials {
             client_id: args.client_id.clone(),
-            client_secret: SecretString::from(secret.clone()),
+            client_secret: secret.clone(),
         },
         (None, None) => {
             return Err(Failure(
@@ -256,4 +273,48 @@ fn write_demo_key(path: &Path) -> Result<(), Failure> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use clap::Parser;
+    use secrecy::ExposeSecret as _;
+
+    use super::BackupArgs;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BackupArgs,
+    }
+
+    /// Secrets and tokens are opaque: one that begins with `-` is still the option's value,
+    /// and neither shows in `Debug`.
+    #[test]
+    fn secrets_may_begin_with_a_hyphen_and_are_redacted() {
+        let cli = Cli::try_parse_from([
+            "coffer",
+            "--repo",
+            "/tmp/r",
+            "--org",
+            "acme",
+            "--instance-url",
+            "https://acme.my.salesforce.com",
+            "--client-id",
+            "id",
+            "--client-secret",
+            "-9secret",
+            "--refresh-token",
+            "-5token",
+        ])
+        .unwrap();
+        let secret = cli.args.client_secret.as_ref().unwrap();
+        let token = cli.args.refresh_token.as_ref().unwrap();
+        assert_eq!(secret.expose_secret(), "-9secret");
+        assert_eq!(token.expose_secret(), "-5token");
+        let rendered = format!("{cli:?}");
+        assert!(!rendered.contains("9secret"), "{rendered}");
+        assert!(!rendered.contains("5token"), "{rendered}");
+    }
 }

@@ -146,8 +146,13 @@ struct Target {
     /// The CA certificate `serve` printed (needed for https).
     #[arg(long)]
     ca_cert: Option<PathBuf>,
-    /// The client secret `serve` printed.
-    #[arg(long, env = "COFFER_SFSIM_CLIENT_SECRET", hide_env_values = true)]
+    /// The client secret `serve` printed (it may begin with `-`).
+    #[arg(
+        long,
+        env = "COFFER_SFSIM_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     client_secret: Option<String>,
     /// A file holding the client secret (default: `client_secret` beside --ca-cert).
     #[arg(long)]
@@ -360,4 +365,31 @@ async fn serve(args: ServeArgs) -> CliResult {
     }
     sim.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    /// `serve` draws its secret from the URL-safe base64 alphabet, so one in 64 begins with
+    /// `-`; it must still pass as the value of `--client-secret`.
+    #[test]
+    fn a_client_secret_may_begin_with_a_hyphen() {
+        let cli = Cli::try_parse_from([
+            "coffer-sfsim",
+            "count",
+            "--instance-url",
+            "https://127.0.0.1:1",
+            "--client-secret",
+            "-9aZ_x",
+        ])
+        .unwrap();
+        let Command::Count { target } = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(target.client_secret.as_deref(), Some("-9aZ_x"));
+    }
 }
