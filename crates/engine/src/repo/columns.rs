@@ -205,7 +205,8 @@ fn value_len(bytes: &[u8]) -> Option<usize> {
     (depth == 0 && at > 0).then_some(at)
 }
 
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Appends `value` as a LEB128 varint.
+pub(super) fn push_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -222,17 +223,9 @@ fn corrupt(reason: impl Into<String>) -> Error {
 
 /// A header varint (LEB128, at most ten bytes).
 fn varint(reader: &mut Reader<'_>) -> Result<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = reader
-            .u8()
-            .map_err(|_| corrupt("truncated column header"))?;
-        value |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(corrupt("varint too long"))
+    reader
+        .varint()
+        .map_err(|e| corrupt(format!("column header: {e}")))
 }
 
 /// A header length, bounded by what is left of the block.

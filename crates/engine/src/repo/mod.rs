@@ -9,6 +9,7 @@
 
 pub mod blobs;
 mod columns;
+mod entries;
 pub mod index;
 pub mod manifest;
 pub mod pack;

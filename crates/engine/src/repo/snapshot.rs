@@ -12,7 +12,10 @@ use coffer_compress::{Compressor, Decompressor, DictionarySet, Level, Limits};
 use tokio::sync::OnceCell;
 
 use super::blobs::{BLOB_NAME_LEN, BlobPacker};
-use super::index::{Block, EntryKind, IndexEntry, IndexSegment, Location, RecordId, store_segment};
+use super::entries::EntryLog;
+use super::index::{
+    Block, EntryKind, IndexEntry, Location, RecordId, encode_sorted, store_segment,
+};
 use super::manifest::{
     BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
 };
@@ -111,8 +114,9 @@ impl RunBuffers {
 }
 
 /// What a run has written of one object's records so far. Memory is bounded by one block
-/// being filled and one pack being built (plus an index entry per version, 40 bytes): a pack
-/// is stored as soon as it is full, not when the object is finished.
+/// being filled and one pack being built (plus an index entry per version, about 13 bytes
+/// in an [`EntryLog`]): a pack is stored as soon as it is full, not when the object is
+/// finished.
 struct ObjectRun {
     packing: Option<Packing>,
     /// The block being filled: record lines, each followed by `\n`.
@@ -124,18 +128,14 @@ struct ObjectRun {
     packs: Vec<[u8; 32]>,
     /// Blocks stored by this run, in order (entries name them by ordinal).
     blocks: Vec<Block>,
-    entries: Vec<IndexEntry>,
+    entries: EntryLog,
     versions: u64,
     gone: u64,
 }
 
 impl ObjectRun {
-    /// A run whose entries have room for `expected` versions, writing with a set of `buffers`.
-    fn new(expected: usize, buffers: &RunBuffers) -> Result<Self> {
-        let mut entries = Vec::new();
-        // Only room: a count too large to reserve is no reason to fail, the entries grow
-        // as they come.
-        let _ = entries.try_reserve_exact(expected);
+    /// A run writing with a set of `buffers`.
+    fn new(buffers: &RunBuffers) -> Result<Self> {
         let (packing, block) = buffers.take()?;
         Ok(Self {
             packing: Some(packing),
@@ -143,7 +143,7 @@ impl ObjectRun {
             block_records: 0,
             packs: Vec::new(),
             blocks: Vec::new(),
-            entries,
+            entries: EntryLog::default(),
             versions: 0,
             gone: 0,
         })
@@ -186,10 +186,7 @@ impl ObjectRun {
     /// What the object's index is built from (packs, blocks, entries); the working buffers
     /// (block buffer, pack builder, compressor) go back to `buffers` for the next object.
     /// Called once the last block and pack are stored.
-    fn into_index_parts(
-        self,
-        buffers: &RunBuffers,
-    ) -> (Vec<[u8; 32]>, Vec<Block>, Vec<IndexEntry>) {
+    fn into_index_parts(self, buffers: &RunBuffers) -> (Vec<[u8; 32]>, Vec<Block>, EntryLog) {
         let ObjectRun {
             packing,
             block,
@@ -356,8 +353,6 @@ pub struct ObjectWriter {
     /// The object's state before this run (the parent's, or the continued run's).
     previous: Option<ObjectState>,
     known: Known,
-    /// Versions the org reports ([`Self::expect_records`]); 0 when it did not say.
-    expected: usize,
     run: Option<ObjectRun>,
     /// The run's record working buffers, shared by its objects.
     buffers: RunBuffers,
@@ -439,40 +434,40 @@ impl ObjectWriter {
 
     /// Records whose newest version is live (neither deleted nor gone).
     ///
-    /// On a first run this sorts the versions queued (the order they are stored in anyway),
-    /// so it needs no copy of them.
-    pub fn live_count(&mut self) -> u64 {
-        match &mut self.known {
+    /// On a first run this sorts the versions queued (the order the segment needs anyway).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the versions queued do not decode (a bug or corrupted memory).
+    pub fn live_count(&mut self) -> Result<u64> {
+        Ok(match &mut self.known {
             Known::Map(known) => known
                 .values()
                 .filter(|n| n.kind == EntryKind::Version)
                 .count() as u64,
             Known::NotLoaded => 0,
             Known::Fresh => {
-                // Only what this run queued: the newest version of each record.
-                let Some(run) = &mut self.run else { return 0 };
-                sort_fresh(&mut run.entries);
-                let entries = &run.entries;
-                entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, e)| {
-                        e.kind == EntryKind::Version
-                            && entries.get(i + 1).is_none_or(|n| n.id != e.id)
-                    })
-                    .count() as u64
+                // Only what this run queued: the newest version of each record, the last of
+                // its entries in (Id, stamp) order.
+                let Some(run) = &mut self.run else {
+                    return Ok(0);
+                };
+                let mut live = 0u64;
+                let mut newest: Option<(RecordId, EntryKind)> = None;
+                run.entries.sort()?.for_each(|e| {
+                    if let Some((id, kind)) = newest
+                        && id != e.id
+                        && kind == EntryKind::Version
+                    {
+                        live += 1;
+                    }
+                    newest = Some((e.id, e.kind));
+                })?;
+                if newest.is_some_and(|(_, kind)| kind == EntryKind::Version) {
+                    live += 1;
+                }
+                live
             }
-        }
-    }
-
-    /// Notes that the org reports about `count` records of the object: on a first run, room
-    /// for that many index entries is made at once, which spares the copies (and the unused
-    /// room) of a growing vector.
-    pub fn expect_records(&mut self, count: u64) {
-        // recordCount leaves out the Recycle Bin, which a full read (queryAll) returns too:
-        // an eighth more, so a few deleted rows do not double the room. Room not written
-        // costs address space, not memory.
-        self.expected = usize::try_from(count.saturating_add(count / 8)).unwrap_or(usize::MAX);
+        })
     }
 
     /// Notes that this run read the object in full (in an otherwise incremental run), so the
@@ -547,15 +542,7 @@ impl ObjectWriter {
         }
         let run = match &mut self.run {
             Some(run) => run,
-            None => {
-                // Only a first run stores every version read: with stored versions, only
-                // what changed, which no count foretells.
-                let expected = match self.known {
-                    Known::Fresh => self.expected,
-                    Known::NotLoaded | Known::Map(_) => 0,
-                };
-                self.run.insert(ObjectRun::new(expected, &self.buffers)?)
-            }
+            None => self.run.insert(ObjectRun::new(&self.buffers)?),
         };
         if pending.kind == EntryKind::Gone {
             run.gone += 1;
@@ -709,21 +696,18 @@ impl ObjectWriter {
             // object before the index is built: sorting, encoding and compressing a large
             // object's entries takes a while, and other objects are being read meanwhile.
             let (packs, blocks, mut entries) = run.into_index_parts(&self.buffers);
-            if matches!(self.known, Known::Fresh) {
-                sort_fresh(&mut entries);
-            }
-            // The segment sorts its entries by (Id, stamp); with stored versions, `push`
-            // admitted one per pair.
-            let segment = IndexSegment::new(&done.object, packs, blocks, entries)?;
-            // The entries go before the encoding is compressed: they are the larger part of
-            // what an object holds when it is finished.
-            let encoded = segment.encode();
-            drop(segment);
-            // Compressing a large object's index takes a while: off the task that drives the
-            // other objects' reads.
-            let stored = tokio::task::spawn_blocking(move || store_segment(&encoded))
-                .await
-                .map_err(|e| Error::Worker(e.to_string()))??;
+            let object = done.object.clone();
+            // Off the task that drives the other objects' reads.
+            let stored = tokio::task::spawn_blocking(move || {
+                // Sorted by (Id, stamp); a first run's version read twice is kept once, and
+                // with stored versions `push` admitted one per pair.
+                let encoded = encode_sorted(&object, &packs, &blocks, entries.sort()?)?;
+                // The entries go before the encoding is compressed.
+                drop(entries);
+                store_segment(&encoded)
+            })
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))??;
             let (name, size) = self.org.put_content(ContentKind::Index, stored).await?;
             self.bytes_added += size;
             done.index_segment = Some(name.to_hex());
@@ -732,13 +716,6 @@ impl ObjectWriter {
         done.bytes_added = self.bytes_added;
         Ok(done)
     }
-}
-
-/// Sorts the versions a first run queued, and drops a version key read twice (the same
-/// content, §4.4): nothing checked them as they came.
-fn sort_fresh(entries: &mut Vec<IndexEntry>) {
-    entries.sort_unstable_by_key(|e| (e.id, e.stamp_ms));
-    entries.dedup_by(|b, a| a.id == b.id && a.stamp_ms == b.stamp_ms);
 }
 
 /// An object an [`ObjectWriter`] finished: everything it stored, for
@@ -916,7 +893,6 @@ impl<'a> SnapshotWriter<'a> {
             object: object.to_owned(),
             previous: self.objects.get(object).cloned(),
             known: Known::NotLoaded,
-            expected: 0,
             run: None,
             blob_names: self.blob_names.clone(),
             buffers: self.buffers.clone(),
@@ -1000,10 +976,10 @@ impl<'a> SnapshotWriter<'a> {
     }
 
     /// [`ObjectWriter::live_count`] of an object opened by [`Self::load_known`].
-    pub fn live_count(&mut self, object: &str) -> u64 {
+    pub fn live_count(&mut self, object: &str) -> Result<u64> {
         self.open
             .get_mut(object)
-            .map_or(0, ObjectWriter::live_count)
+            .map_or(Ok(0), ObjectWriter::live_count)
     }
 
     /// [`ObjectWriter::add_version`] on an object opened by [`Self::load_known`].
