@@ -74,7 +74,8 @@ start_sim() {
   # backup it serves. Its memory is not measured, so its allocator keeps freed pages for
   # reuse (jemalloc's own 10 s decay), instead of returning them at once as the build's
   # setting for `coffer` does (.cargo/config.toml), which cost it a sixth of its CPU in faults.
-  _RJEM_MALLOC_CONF=dirty_decay_ms:10000,muzzy_decay_ms:10000 \
+  # (jemalloc is the process's malloc, unprefixed, so it reads MALLOC_CONF.)
+  MALLOC_CONF=dirty_decay_ms:10000,muzzy_decay_ms:10000 \
     "$BIN/coffer-sfsim" serve --seed "$SEED" --records "$1" --file-bytes "$2" \
     --api-limit 10000000 --state-dir "$WORK/sim" >"$ready" &
   SIM_PID=$!
