@@ -36,14 +36,35 @@ struct Table {
     blocks: Vec<BlockInfo>,
 }
 
+/// Where blocks are compressed: the compressor, and the column encoder and its output (about a
+/// block's size each), reused block after block. It belongs to no pack: a run keeps as many as
+/// it compresses blocks at once, whichever objects they are of, rather than one per object
+/// being written.
+#[derive(Debug)]
+pub struct BlockWorkspace {
+    compressor: Compressor,
+    encoder: ColumnEncoder,
+    encoded: Vec<u8>,
+}
+
+impl BlockWorkspace {
+    /// A workspace compressing with `compressor` (which carries a dictionary, if any).
+    pub fn new(compressor: Compressor) -> Self {
+        Self {
+            compressor,
+            encoder: ColumnEncoder::default(),
+            encoded: Vec::new(),
+        }
+    }
+}
+
 /// Builds one pack's plaintext block by block.
 #[derive(Debug, Default)]
 pub struct PackBuilder {
     plaintext: Vec<u8>,
     blocks: Vec<BlockInfo>,
+    /// Lines joined by [`Self::push_block`].
     scratch: Vec<u8>,
-    encoder: ColumnEncoder,
-    encoded: Vec<u8>,
 }
 
 impl PackBuilder {
@@ -72,12 +93,12 @@ impl PackBuilder {
     }
 
     /// Appends a block holding `lines` (canonical records, without their newline) of `object`,
-    /// compressed by `compressor` (which carries the object's dictionary, if any).
+    /// compressed in `workspace`.
     pub fn push_block<L: AsRef<[u8]>>(
         &mut self,
         object: &str,
         lines: &[L],
-        compressor: &mut Compressor,
+        workspace: &mut BlockWorkspace,
     ) -> Result<BlockInfo> {
         let mut content = std::mem::take(&mut self.scratch);
         content.clear();
@@ -92,7 +113,7 @@ impl PackBuilder {
             content.extend_from_slice(line);
             content.push(b'\n');
         }
-        let info = self.push_content(object, &content, compressor);
+        let info = self.push_content(object, &content, workspace);
         self.scratch = content;
         info
     }
@@ -104,7 +125,7 @@ impl PackBuilder {
         &mut self,
         object: &str,
         content: &[u8],
-        compressor: &mut Compressor,
+        workspace: &mut BlockWorkspace,
     ) -> Result<BlockInfo> {
         if content.is_empty() {
             return Err(Error::InvalidArgument(
@@ -123,10 +144,15 @@ impl PackBuilder {
                 "a canonical record cannot be empty or contain a raw newline".into(),
             ));
         }
-        self.encoder.encode(content, &mut self.encoded);
+        let BlockWorkspace {
+            compressor,
+            encoder,
+            encoded,
+        } = workspace;
+        encoder.encode(content, encoded);
         let offset = self.plaintext.len();
         compressor
-            .compress_into(&self.encoded, &mut self.plaintext)
+            .compress_into(encoded, &mut self.plaintext)
             .map_err(Error::Compress)?;
         let too_big = || Error::InvalidArgument("block larger than 4 GiB".into());
         let info = BlockInfo {
@@ -140,15 +166,12 @@ impl PackBuilder {
     }
 
     /// Finishes the pack ([`PackBuilder::finish`]) and leaves this builder empty for the next
-    /// one, keeping its working buffers (joined lines, columns, encoded content), which are
-    /// about a block's size each and would otherwise be allocated, and faulted in, again.
+    /// one, keeping the buffer of joined lines ([`Self::push_block`]).
     pub fn take_pack(&mut self) -> Result<(Vec<u8>, Vec<BlockInfo>)> {
         let next = PackBuilder {
             plaintext: Vec::with_capacity(self.plaintext.capacity()),
             blocks: Vec::new(),
             scratch: std::mem::take(&mut self.scratch),
-            encoder: std::mem::take(&mut self.encoder),
-            encoded: std::mem::take(&mut self.encoded),
         };
         std::mem::replace(self, next).finish()
     }
@@ -273,29 +296,29 @@ mod tests {
 
     #[test]
     fn a_reused_builder_makes_the_packs_fresh_ones_make() {
-        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut workspace = BlockWorkspace::new(Compressor::new(Level::DEFAULT).unwrap());
         let (a, c) = (lines("Account", 40), lines("Contact", 30));
         let mut reused = PackBuilder::new();
-        reused.push_block("Account", &a, &mut compressor).unwrap();
+        reused.push_block("Account", &a, &mut workspace).unwrap();
         let first = reused.take_pack().unwrap();
         assert_eq!((reused.is_empty(), reused.len()), (true, 0));
-        reused.push_block("Contact", &c, &mut compressor).unwrap();
+        reused.push_block("Contact", &c, &mut workspace).unwrap();
         let second = reused.take_pack().unwrap();
         for (object, records, taken) in [("Account", &a, first), ("Contact", &c, second)] {
             let mut fresh = PackBuilder::new();
-            fresh.push_block(object, records, &mut compressor).unwrap();
+            fresh.push_block(object, records, &mut workspace).unwrap();
             assert_eq!(fresh.finish().unwrap(), taken);
         }
     }
 
     #[test]
     fn blocks_round_trip_through_the_table() {
-        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut workspace = BlockWorkspace::new(Compressor::new(Level::DEFAULT).unwrap());
         let mut builder = PackBuilder::new();
         let a = lines("Account", 50);
         let c = lines("Contact", 20);
-        builder.push_block("Account", &a, &mut compressor).unwrap();
-        builder.push_block("Contact", &c, &mut compressor).unwrap();
+        builder.push_block("Account", &a, &mut workspace).unwrap();
+        builder.push_block("Contact", &c, &mut workspace).unwrap();
         let (plaintext, blocks) = builder.finish().unwrap();
         assert_eq!(parse_table(&plaintext).unwrap(), blocks);
 
@@ -326,10 +349,10 @@ mod tests {
 
     #[test]
     fn damaged_tables_are_refused() {
-        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut workspace = BlockWorkspace::new(Compressor::new(Level::DEFAULT).unwrap());
         let mut builder = PackBuilder::new();
         builder
-            .push_block("Account", &lines("Account", 5), &mut compressor)
+            .push_block("Account", &lines("Account", 5), &mut workspace)
             .unwrap();
         let (plaintext, _) = builder.finish().unwrap();
         for cut in 0..FOOTER_LEN + 3 {
@@ -347,12 +370,12 @@ mod tests {
 
     #[test]
     fn newlines_inside_records_are_refused() {
-        let mut compressor = Compressor::new(Level::DEFAULT).unwrap();
+        let mut workspace = BlockWorkspace::new(Compressor::new(Level::DEFAULT).unwrap());
         let mut builder = PackBuilder::new();
-        assert!(builder.push_block("A", &["a\nb"], &mut compressor).is_err());
+        assert!(builder.push_block("A", &["a\nb"], &mut workspace).is_err());
         assert!(
             builder
-                .push_block::<&str>("A", &[], &mut compressor)
+                .push_block::<&str>("A", &[], &mut workspace)
                 .is_err()
         );
     }

@@ -19,7 +19,7 @@ use super::index::{
 use super::manifest::{
     BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
 };
-use super::pack::{PackBuilder, block_line};
+use super::pack::{BlockWorkspace, PackBuilder, block_line};
 use super::record::is_version;
 use super::store::{ContentKind, ContentName, OrgRepo};
 use crate::error::{Error, Result};
@@ -64,52 +64,69 @@ struct Pending {
     canonical: Vec<u8>,
 }
 
-/// The compressor and the pack being built: handed to a worker thread while a block
-/// compresses, so the object's read goes on (and other objects' reads) meanwhile.
-struct Packing {
-    compressor: Compressor,
-    builder: PackBuilder,
+/// The record working buffers of a run, handed from object to object: pack builders with
+/// their block buffers, one set per object writing records at once, and block workspaces (the
+/// compressor, the column encoder and its output), one per block being compressed at once.
+/// With buffers freed at each object's end, every object faulted its blocks and packs in
+/// again, and the memory a run held depended on which objects happened to be written together.
+/// A workspace is taken only while a block compresses: objects being written outnumber the
+/// cores that compress their blocks, and a workspace per object made the peak of benches/peers'
+/// 4x org grow with the objects whose blocks fill (all of them there, few on the 1x org).
+#[derive(Clone)]
+struct RunBuffers {
+    sets: Arc<Mutex<Vec<BufferSet>>>,
+    workspaces: Arc<Mutex<Vec<BlockWorkspace>>>,
+    /// One permit per core: blocks compressed at once, so workspaces made.
+    compressing: Arc<tokio::sync::Semaphore>,
 }
 
-/// The working buffers of an object's records (the compressor, the pack builder and the block
-/// buffer), handed from object to object within a run. Objects writing records at once each
-/// hold a set, so a run allocates (and the system faults in) as many sets as objects it writes
-/// at once, not one per object: with buffers freed at each object's end, every object faulted
-/// its blocks and packs in again, and the memory a run held depended on which objects
-/// happened to be written together.
-#[derive(Clone, Default)]
-struct RunBuffers(Arc<Mutex<Vec<BufferSet>>>);
+impl Default for RunBuffers {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            sets: Arc::default(),
+            workspaces: Arc::default(),
+            compressing: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+}
 
-/// One object's record working buffers: the compressor and pack builder, and the block buffer.
-type BufferSet = (Packing, Vec<u8>);
+/// One object's record buffers: the pack builder, and the block buffer.
+type BufferSet = (PackBuilder, Vec<u8>);
+
+/// The list `list` locked. Nothing panics while one is held: a poisoned list is still whole.
+fn locked<T>(list: &Mutex<Vec<T>>) -> std::sync::MutexGuard<'_, Vec<T>> {
+    list.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 impl RunBuffers {
-    fn sets(&self) -> std::sync::MutexGuard<'_, Vec<BufferSet>> {
-        // Nothing panics while the lock is held: a poisoned list is still whole.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// A set no object holds, or a new one.
-    fn take(&self) -> Result<BufferSet> {
-        if let Some(set) = self.sets().pop() {
-            return Ok(set);
-        }
-        Ok((
-            Packing {
-                compressor: Compressor::new(Level::new(BLOCK_LEVEL).map_err(Error::Compress)?)
-                    .map_err(Error::Compress)?,
-                builder: PackBuilder::with_capacity(PACK_CAPACITY),
-            },
-            Vec::new(),
-        ))
+    fn take(&self) -> BufferSet {
+        locked(&self.sets)
+            .pop()
+            .unwrap_or_else(|| (PackBuilder::with_capacity(PACK_CAPACITY), Vec::new()))
     }
 
     /// Gives back an object's set (its pack stored, its block flushed: both empty).
-    fn give_back(&self, packing: Packing, mut block: Vec<u8>) {
+    fn give_back(&self, builder: PackBuilder, mut block: Vec<u8>) {
         block.clear();
-        self.sets().push((packing, block));
+        locked(&self.sets).push((builder, block));
+    }
+
+    /// A workspace no block is compressed in, or a new one.
+    fn take_workspace(&self) -> Result<BlockWorkspace> {
+        if let Some(workspace) = locked(&self.workspaces).pop() {
+            return Ok(workspace);
+        }
+        let level = Level::new(BLOCK_LEVEL).map_err(Error::Compress)?;
+        Ok(BlockWorkspace::new(
+            Compressor::new(level).map_err(Error::Compress)?,
+        ))
+    }
+
+    fn give_back_workspace(&self, workspace: BlockWorkspace) {
+        locked(&self.workspaces).push(workspace);
     }
 }
 
@@ -118,7 +135,7 @@ impl RunBuffers {
 /// in an [`EntryLog`]): a pack is stored as soon as it is full, not when the object is
 /// finished.
 struct ObjectRun {
-    packing: Option<Packing>,
+    builder: Option<PackBuilder>,
     /// The block being filled: record lines, each followed by `\n`.
     block: Vec<u8>,
     /// Records in `block`; their entries are in `entries` already, naming block
@@ -136,9 +153,9 @@ struct ObjectRun {
 impl ObjectRun {
     /// A run writing with a set of `buffers`.
     fn new(buffers: &RunBuffers) -> Result<Self> {
-        let (packing, block) = buffers.take()?;
+        let (builder, block) = buffers.take();
         Ok(Self {
-            packing: Some(packing),
+            builder: Some(builder),
             block,
             block_records: 0,
             packs: Vec::new(),
@@ -176,9 +193,9 @@ impl ObjectRun {
         Ok(())
     }
 
-    fn packing(&mut self) -> Result<&mut Packing> {
+    fn builder(&mut self) -> Result<&mut PackBuilder> {
         // Taken only while a block compresses, and put back before `flush_block` returns.
-        self.packing
+        self.builder
             .as_mut()
             .ok_or_else(|| Error::Worker("the pack builder went missing".into()))
     }
@@ -188,39 +205,45 @@ impl ObjectRun {
     /// Called once the last block and pack are stored.
     fn into_index_parts(self, buffers: &RunBuffers) -> (Vec<[u8; 32]>, Vec<Block>, EntryLog) {
         let ObjectRun {
-            packing,
+            builder,
             block,
             packs,
             blocks,
             entries,
             ..
         } = self;
-        if let Some(packing) = packing {
-            buffers.give_back(packing, block);
+        if let Some(builder) = builder {
+            buffers.give_back(builder, block);
         }
         (packs, blocks, entries)
     }
 
     /// Compresses the records waiting into one block of the pack being built, on a worker
     /// thread (zstd at this level is most of a backup's CPU).
-    async fn flush_block(&mut self, object: &str) -> Result<()> {
+    async fn flush_block(&mut self, object: &str, buffers: &RunBuffers) -> Result<()> {
         if self.block_records == 0 {
             return Ok(());
         }
+        // Blocks beyond one a core would only wait for a core, each with its workspace.
+        let _compressing = buffers
+            .compressing
+            .acquire()
+            .await
+            .map_err(|_| Error::Worker("the compression permits were closed".into()))?;
+        let mut workspace = buffers.take_workspace()?;
         let block = std::mem::take(&mut self.block);
-        let Some(mut packing) = self.packing.take() else {
+        let Some(mut builder) = self.builder.take() else {
             return Err(Error::Worker("the pack builder went missing".into()));
         };
         let name = object.to_owned();
-        let (packing, mut block, info) = tokio::task::spawn_blocking(move || {
-            let info = packing
-                .builder
-                .push_content(&name, &block, &mut packing.compressor);
-            (packing, block, info)
+        let (builder, workspace, mut block, info) = tokio::task::spawn_blocking(move || {
+            let info = builder.push_content(&name, &block, &mut workspace);
+            (builder, workspace, block, info)
         })
         .await
         .map_err(|e| Error::Worker(e.to_string()))?;
-        self.packing = Some(packing);
+        buffers.give_back_workspace(workspace);
+        self.builder = Some(builder);
         let info = info?;
         // The allocation serves the next block.
         block.clear();
@@ -239,11 +262,11 @@ impl ObjectRun {
 
     /// Stores the pack being built (if it holds anything); returns its name and stored size.
     async fn flush_pack(&mut self, org: &OrgRepo) -> Result<Option<(ContentName, u64)>> {
-        let packing = self.packing()?;
-        if packing.builder.is_empty() {
+        let builder = self.builder()?;
+        if builder.is_empty() {
             return Ok(None);
         }
-        let (plaintext, _) = packing.builder.take_pack()?;
+        let (plaintext, _) = builder.take_pack()?;
         let (name, size) = org.put_content(ContentKind::Pack, plaintext).await?;
         self.packs.push(name.0);
         Ok(Some((name, size)))
@@ -564,8 +587,8 @@ impl ObjectWriter {
             &pending.canonical,
         )?;
         if run.block.len() >= BLOCK_TARGET {
-            run.flush_block(&self.object).await?;
-            if run.packing()?.builder.len() >= PACK_TARGET
+            run.flush_block(&self.object, &self.buffers).await?;
+            if run.builder()?.len() >= PACK_TARGET
                 && let Some((name, size)) = run.flush_pack(&self.org).await?
             {
                 self.packs_added.push(name.to_hex());
@@ -685,7 +708,7 @@ impl ObjectWriter {
             logical_bytes_added: self.logical_bytes_added,
         };
         if let Some(mut run) = self.run.take() {
-            run.flush_block(&done.object).await?;
+            run.flush_block(&done.object, &self.buffers).await?;
             if let Some((name, size)) = run.flush_pack(&self.org).await? {
                 self.packs_added.push(name.to_hex());
                 self.bytes_added += size;
