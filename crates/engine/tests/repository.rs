@@ -10,6 +10,7 @@ use coffer_engine::Error;
 use coffer_engine::repo::index::{EntryKind, RecordId};
 use coffer_engine::repo::manifest::{RootKey, RunKind, Watermark};
 use coffer_engine::repo::record::canonical;
+use coffer_engine::repo::snapshot::SEGMENT_ENTRIES;
 use coffer_engine::repo::{OrgRepo, Repository, SnapshotWriter};
 use coffer_envelope::DataKey;
 use coffer_keys::{KeyManager, LocalKms};
@@ -677,6 +678,65 @@ async fn a_first_run_sorts_its_versions_and_drops_repeats() {
         .unwrap();
     assert_eq!(deleted.kind, EntryKind::Deleted);
     assert_eq!(org.verify(true).await.unwrap().records, 4);
+}
+
+/// An object with more versions than a segment holds is indexed in consecutive segments,
+/// even when a record's versions fall on both sides of a cut: every version is found, the
+/// newest first.
+#[tokio::test]
+async fn a_large_object_is_indexed_in_consecutive_segments() {
+    let (_, _, org) = new_org().await;
+    let mut writer = SnapshotWriter::begin(&org, RunKind::Full, "first".into(), 1)
+        .await
+        .unwrap();
+    writer.load_known("Account").await.unwrap();
+    let n = SEGMENT_ENTRIES;
+    // The last Account of the first segment has a second version: the first of the next.
+    let cut = n - 1;
+    writer
+        .add_version("Account", &account_id(cut), 2000, false, account(cut, 2))
+        .await
+        .unwrap();
+    for i in (0..n).rev() {
+        writer
+            .add_version("Account", &account_id(i), 1000, false, account(i, 1))
+            .await
+            .unwrap();
+    }
+    writer
+        .finish_object("Account", None, n as u64)
+        .await
+        .unwrap();
+    let manifest = writer
+        .commit(ORG, "https://127.0.0.1:1", "v62.0", 2)
+        .await
+        .unwrap();
+    let index = &manifest.objects["Account"].index;
+    assert_eq!(index.len(), 2);
+    let first = org.segment(&index[0]).await.unwrap();
+    let second = org.segment(&index[1]).await.unwrap();
+    assert_eq!(first.entries().len(), n);
+    let last_of_first = first.entries().last().unwrap();
+    assert_eq!(
+        (last_of_first.id.to_string(), last_of_first.stamp_ms),
+        (account_id(cut), 1000)
+    );
+    let keys: Vec<(String, i64)> = second
+        .entries()
+        .iter()
+        .map(|e| (e.id.to_string(), e.stamp_ms))
+        .collect();
+    assert_eq!(keys, vec![(account_id(cut), 2000)]);
+    for (i, stamp, version) in [(0, 1000, 1), (cut - 1, 1000, 1), (cut, 2000, 2)] {
+        let found = org
+            .read_record(None, "Account", &account_id(i))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.stamp_ms, stamp);
+        assert_eq!(found.canonical, Some(account(i, version)));
+    }
+    assert_eq!(org.verify(true).await.unwrap().records, n as u64 + 1);
 }
 
 /// A ContentVersion line naming the file body `blob` (hex), at stamp 1000.

@@ -4,8 +4,8 @@
 //! stored. As 40-byte structs they were what grew with the org: three large objects read at
 //! once held 15 MB of them on benches/peers' 4x org. [`EntryLog`] sorts every
 //! [`CHUNK`] entries by (Id, stamp) and keeps them delta-encoded, about a third of the
-//! size, and [`EntryLog::sort`] merges the chunks into the one sorted run that the segment
-//! is encoded from (`index::encode_sorted`).
+//! size, and [`EntryLog::sort`] merges the chunks into the one sorted run that the object's
+//! index segments are cut from (`snapshot::ObjectWriter::finish`).
 //!
 //! The encoding is private to a run and never stored. An entry is written against the one
 //! before it in its run (the first against an all-zero entry):
@@ -86,26 +86,35 @@ pub(super) struct SortedEntries<'a> {
     run: Option<&'a Run>,
 }
 
-impl SortedEntries<'_> {
+impl<'a> SortedEntries<'a> {
     /// How many entries.
     pub(super) fn len(&self) -> usize {
         self.run.map_or(0, |r| r.len)
     }
 
+    /// Reads the entries from the first, in order.
+    pub(super) fn cursor(&self) -> Cursor<'a> {
+        Cursor::new(self.run.unwrap_or(&EMPTY))
+    }
+
     /// Calls `f` with each entry, in order.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if the encoding does not decode to as many entries as were written
-    /// (memory corrupted, or a bug).
+    /// As [`Cursor::next`].
     pub(super) fn for_each(&self, mut f: impl FnMut(&IndexEntry)) -> Result<()> {
-        let Some(run) = self.run else { return Ok(()) };
-        let mut cursor = Cursor::new(run);
+        let mut cursor = self.cursor();
         while let Some(entry) = cursor.next()? {
             f(&entry);
         }
         Ok(())
     }
 }
+
+/// The run of no entries.
+static EMPTY: Run = Run {
+    bytes: Vec::new(),
+    len: 0,
+};
 
 /// Entries encoded against the one before (see the module's doc), sorted and unique.
 #[derive(Debug, Default)]
@@ -151,7 +160,7 @@ impl RunWriter {
 }
 
 /// Reads a [`Run`] back, entry after entry.
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     reader: Reader<'a>,
     last: IndexEntry,
     left: usize,
@@ -170,7 +179,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next entry, `None` after the last.
-    fn next(&mut self) -> Result<Option<IndexEntry>> {
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the run does not decode to as many entries as were written
+    /// (memory corrupted, or a bug).
+    pub(super) fn next(&mut self) -> Result<Option<IndexEntry>> {
         if self.left == 0 {
             return if self.reader.remaining() == 0 {
                 Ok(None)

@@ -12,7 +12,6 @@ use std::fmt;
 
 use coffer_compress::{DictionarySet, Level, Limits};
 
-use super::entries::SortedEntries;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"CFIX";
@@ -199,7 +198,11 @@ impl IndexSegment {
         mut entries: Vec<IndexEntry>,
     ) -> Result<Self> {
         let object = object.into();
-        check_object_name(&object)?;
+        if object.is_empty() || object.len() > usize::from(u16::MAX) {
+            return Err(Error::InvalidArgument(
+                "index segment object name must be 1 to 65535 bytes".into(),
+            ));
+        }
         entries.sort_unstable_by(IndexEntry::key_cmp);
         let mut segment = Self {
             object,
@@ -275,10 +278,43 @@ impl IndexSegment {
     /// Sorted, unique, blocks and packs in range, `Gone` entries empty.
     fn check(&self) -> std::result::Result<(), String> {
         for pair in self.entries.windows(2) {
-            check_order(&pair[0], &pair[1])?;
+            if pair[0].key_cmp(&pair[1]) != Ordering::Less {
+                return Err(format!(
+                    "index entries out of order or duplicated at {} {}",
+                    pair[1].id, pair[1].stamp_ms
+                ));
+            }
         }
         for entry in &self.entries {
-            check_location(entry, &self.blocks, &self.packs)?;
+            match entry.kind {
+                EntryKind::Gone => {
+                    if entry.block != 0 || entry.ordinal != 0 {
+                        return Err(format!("gone entry {} carries a location", entry.id));
+                    }
+                }
+                EntryKind::Version | EntryKind::Deleted => {
+                    let Some(block) = self.block_of(entry) else {
+                        return Err(format!(
+                            "entry {} points at block {} of {}",
+                            entry.id,
+                            entry.block,
+                            self.blocks.len()
+                        ));
+                    };
+                    if usize::try_from(block.pack)
+                        .ok()
+                        .and_then(|i| self.packs.get(i))
+                        .is_none()
+                    {
+                        return Err(format!(
+                            "entry {} points at pack {} of {}",
+                            entry.id,
+                            block.pack,
+                            self.packs.len()
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -307,17 +343,64 @@ impl IndexSegment {
 
     /// The plaintext encoding (`repository.md` §6).
     pub fn encode(&self) -> Vec<u8> {
-        let entries = |put: &mut dyn FnMut(&IndexEntry, Block)| {
-            for e in &self.entries {
-                // A `Gone` entry's pack, offset and length are zero.
-                put(e, self.block_of(e).copied().unwrap_or_default());
-            }
-            Ok::<(), std::convert::Infallible>(())
-        };
-        match encode_columns(&self.object, &self.packs, self.entries.len(), entries) {
-            Ok(encoded) => encoded,
-            Err(never) => match never {},
+        let mut out = Vec::with_capacity(
+            MAGIC.len()
+                + 1
+                + 2
+                + self.object.len()
+                + 4
+                + self.packs.len() * PACK_NAME_LEN
+                + 4
+                + self.entries.len() * ENTRY_LEN,
+        );
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        // Lengths were bounded by `new` (object name) or are bounded by memory long before
+        // 2^32 entries of 47 bytes; saturating keeps this infallible, and `decode` would
+        // refuse the mismatch.
+        out.extend_from_slice(
+            &u16::try_from(self.object.len())
+                .unwrap_or(u16::MAX)
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(self.object.as_bytes());
+        out.extend_from_slice(
+            &u32::try_from(self.packs.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        for pack in &self.packs {
+            out.extend_from_slice(pack);
         }
+        out.extend_from_slice(
+            &u32::try_from(self.entries.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        // Column after column, not entry after entry: each column holds similar values (sorted
+        // Ids, nearby stamps, a few blocks), which is what lets the stored form compress.
+        for e in &self.entries {
+            out.extend_from_slice(&e.id.0);
+        }
+        for e in &self.entries {
+            out.extend_from_slice(&e.stamp_ms.to_be_bytes());
+        }
+        out.extend(self.entries.iter().map(|e| e.kind.to_byte()));
+        // A `Gone` entry's pack, offset and length are zero (`block_of` is None for it).
+        let block = |e: &IndexEntry| self.block_of(e).copied().unwrap_or_default();
+        for e in &self.entries {
+            out.extend_from_slice(&block(e).pack.to_be_bytes());
+        }
+        for e in &self.entries {
+            out.extend_from_slice(&block(e).offset.to_be_bytes());
+        }
+        for e in &self.entries {
+            out.extend_from_slice(&block(e).length.to_be_bytes());
+        }
+        for e in &self.entries {
+            out.extend_from_slice(&e.ordinal.to_be_bytes());
+        }
+        out
     }
 
     /// The stored form: the encoding as a `compression.md` block (the plaintext that is
@@ -413,190 +496,6 @@ impl IndexSegment {
         segment.check().map_err(corrupt)?;
         Ok(segment)
     }
-}
-
-fn check_object_name(object: &str) -> Result<()> {
-    if object.is_empty() || object.len() > usize::from(u16::MAX) {
-        return Err(Error::InvalidArgument(
-            "index segment object name must be 1 to 65535 bytes".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// `next` sorts after `entry` by (Id, stamp).
-fn check_order(entry: &IndexEntry, next: &IndexEntry) -> std::result::Result<(), String> {
-    if entry.key_cmp(next) != Ordering::Less {
-        return Err(format!(
-            "index entries out of order or duplicated at {} {}",
-            next.id, next.stamp_ms
-        ));
-    }
-    Ok(())
-}
-
-/// A `Gone` entry carries no location; any other names a block of `blocks` in `packs`.
-fn check_location(
-    entry: &IndexEntry,
-    blocks: &[Block],
-    packs: &[[u8; PACK_NAME_LEN]],
-) -> std::result::Result<(), String> {
-    if entry.kind == EntryKind::Gone {
-        if entry.block != 0 || entry.ordinal != 0 {
-            return Err(format!("gone entry {} carries a location", entry.id));
-        }
-        return Ok(());
-    }
-    let Some(block) = usize::try_from(entry.block)
-        .ok()
-        .and_then(|i| blocks.get(i))
-    else {
-        return Err(format!(
-            "entry {} points at block {} of {}",
-            entry.id,
-            entry.block,
-            blocks.len()
-        ));
-    };
-    if usize::try_from(block.pack)
-        .ok()
-        .and_then(|i| packs.get(i))
-        .is_none()
-    {
-        return Err(format!(
-            "entry {} points at pack {} of {}",
-            entry.id,
-            block.pack,
-            packs.len()
-        ));
-    }
-    Ok(())
-}
-
-/// The plaintext encoding (§6) of a segment whose entries are already sorted by (Id, stamp)
-/// and unique, as an [`EntryLog`](super::entries::EntryLog) holds them: equal to
-/// [`IndexSegment::encode`] of a segment made of the same parts, without the entries ever
-/// being held as structs. `blocks` is the table their `block` fields index.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] as [`IndexSegment::new`] refuses the same parts;
-/// [`Error::Corrupt`] if the entries do not decode.
-pub(super) fn encode_sorted(
-    object: &str,
-    packs: &[[u8; PACK_NAME_LEN]],
-    blocks: &[Block],
-    entries: SortedEntries<'_>,
-) -> Result<Vec<u8>> {
-    check_object_name(object)?;
-    // Checked in the same pass as the encoding; the first fault refuses the whole.
-    let mut last: Option<IndexEntry> = None;
-    let mut invalid = None;
-    let encoded = encode_columns(object, packs, entries.len(), |put| {
-        entries.for_each(|entry| {
-            if invalid.is_none() {
-                let checked = match &last {
-                    Some(last) => check_order(last, entry),
-                    None => Ok(()),
-                }
-                .and_then(|()| check_location(entry, blocks, packs));
-                match checked {
-                    Ok(()) => last = Some(entry.clone()),
-                    Err(reason) => invalid = Some(reason),
-                }
-            }
-            // A `Gone` entry's pack, offset and length are zero.
-            let block = match entry.kind {
-                EntryKind::Gone => None,
-                EntryKind::Version | EntryKind::Deleted => usize::try_from(entry.block)
-                    .ok()
-                    .and_then(|i| blocks.get(i)),
-            };
-            put(entry, block.copied().unwrap_or_default());
-        })
-    })?;
-    match invalid {
-        Some(reason) => Err(Error::InvalidArgument(reason)),
-        None => Ok(encoded),
-    }
-}
-
-/// Writes the plaintext encoding (§6) of a segment of `len` entries, sorted and unique, in
-/// one pass: `entries` hands each to its argument in order, with where its content is (all
-/// zeros for a `Gone` entry), and hands exactly `len` of them.
-fn encode_columns<E>(
-    object: &str,
-    packs: &[[u8; PACK_NAME_LEN]],
-    len: usize,
-    entries: impl FnOnce(&mut dyn FnMut(&IndexEntry, Block)) -> std::result::Result<(), E>,
-) -> std::result::Result<Vec<u8>, E> {
-    let mut out = Vec::with_capacity(
-        MAGIC.len() + 1 + 2 + object.len() + 4 + packs.len() * PACK_NAME_LEN + 4 + len * ENTRY_LEN,
-    );
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    // Lengths were bounded by `new` (object name) or are bounded by memory long before
-    // 2^32 entries of 47 bytes; saturating keeps this infallible, and `decode` would
-    // refuse the mismatch.
-    out.extend_from_slice(
-        &u16::try_from(object.len())
-            .unwrap_or(u16::MAX)
-            .to_be_bytes(),
-    );
-    out.extend_from_slice(object.as_bytes());
-    out.extend_from_slice(&u32::try_from(packs.len()).unwrap_or(u32::MAX).to_be_bytes());
-    for pack in packs {
-        out.extend_from_slice(pack);
-    }
-    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-    // Column after column, not entry after entry: each column holds similar values (sorted
-    // Ids, nearby stamps, a few blocks), which is what lets the stored form compress. Each
-    // entry's values go to their places in the columns at once.
-    let start = out.len();
-    out.resize(start + len * ENTRY_LEN, 0);
-    let (ids, rest) = out[start..].split_at_mut(len * ID_LEN);
-    let (stamps, rest) = rest.split_at_mut(len * 8);
-    let (kinds, rest) = rest.split_at_mut(len);
-    let (pack_ordinals, rest) = rest.split_at_mut(len * 4);
-    let (offsets, rest) = rest.split_at_mut(len * 8);
-    let (lengths, ordinals) = rest.split_at_mut(len * 4);
-    let mut ids = ids.chunks_exact_mut(ID_LEN);
-    let mut stamps = stamps.chunks_exact_mut(8);
-    let mut kinds = kinds.iter_mut();
-    let mut pack_ordinals = pack_ordinals.chunks_exact_mut(4);
-    let mut offsets = offsets.chunks_exact_mut(8);
-    let mut lengths = lengths.chunks_exact_mut(4);
-    let mut ordinals = ordinals.chunks_exact_mut(4);
-    entries(&mut |e, block| {
-        // Every column has room for exactly `len` values, the number handed.
-        let row = (
-            ids.next(),
-            stamps.next(),
-            kinds.next(),
-            pack_ordinals.next(),
-            offsets.next(),
-            lengths.next(),
-            ordinals.next(),
-        );
-        if let (
-            Some(id),
-            Some(stamp),
-            Some(kind),
-            Some(pack),
-            Some(offset),
-            Some(length),
-            Some(ordinal),
-        ) = row
-        {
-            id.copy_from_slice(&e.id.0);
-            stamp.copy_from_slice(&e.stamp_ms.to_be_bytes());
-            *kind = e.kind.to_byte();
-            pack.copy_from_slice(&block.pack.to_be_bytes());
-            offset.copy_from_slice(&block.offset.to_be_bytes());
-            length.copy_from_slice(&block.length.to_be_bytes());
-            ordinal.copy_from_slice(&e.ordinal.to_be_bytes());
-        }
-    })?;
-    Ok(out)
 }
 
 /// A block table being built: each distinct block once, in the order first asked for.
@@ -719,7 +618,6 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::entries::EntryLog;
     use proptest::prelude::*;
 
     fn id(n: u32) -> RecordId {
@@ -975,45 +873,6 @@ mod tests {
         assert!(segment("", vec![]).is_err());
     }
 
-    fn log_of(entries: &[IndexEntry]) -> EntryLog {
-        let mut log = EntryLog::default();
-        for e in entries {
-            log.push(e.clone());
-        }
-        log
-    }
-
-    #[test]
-    fn encode_sorted_refuses_what_new_refuses() {
-        let refused = |packs: usize, entries: &[IndexEntry], object: &str| {
-            let mut log = log_of(entries);
-            let packs = vec![[0; 32]; packs];
-            matches!(
-                encode_sorted(object, &packs, &blocks(), log.sort().unwrap()),
-                Err(Error::InvalidArgument(_))
-            )
-        };
-        assert!(refused(
-            3,
-            &[IndexEntry {
-                block: 5,
-                ..entry(1, 1)
-            }],
-            "A"
-        ));
-        assert!(refused(2, &[entry(2, 1)], "A"));
-        assert!(refused(
-            3,
-            &[IndexEntry {
-                ordinal: 1,
-                ..gone(1, 1)
-            }],
-            "A"
-        ));
-        assert!(refused(3, &[], ""));
-        assert!(!refused(3, &[entry(2, 1), gone(1, 1)], "A"));
-    }
-
     #[test]
     fn record_ids_are_checked() {
         assert!(RecordId::parse("001000000000001AAA").is_ok());
@@ -1096,32 +955,6 @@ mod tests {
                 prop_assert_eq!(segment.location(e), want);
             }
             prop_assert_eq!(decoded, segment);
-        }
-
-        /// Entries a run held in an [`EntryLog`], pushed in any order, encode to the same
-        /// bytes as a segment made of them.
-        #[test]
-        fn encode_sorted_matches_the_segment_encoding(
-            entries in proptest::collection::btree_map(
-                (0u32..20_000, -5i64..5), (0u8..3, 0u32..5, 0u32..3000), 0..9000,
-            )
-            .prop_map(|raw| {
-                raw.into_iter()
-                    .map(|((n, stamp), (kind, block, ordinal))| {
-                        match EntryKind::from_byte(kind).unwrap() {
-                            EntryKind::Gone => gone(n, stamp),
-                            kind => IndexEntry { kind, block, ordinal, ..entry(n, stamp) },
-                        }
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .prop_shuffle(),
-        ) {
-            let packs = vec![[1; 32], [2; 32], [3; 32]];
-            let mut log = log_of(&entries);
-            let sorted = encode_sorted("Task", &packs, &blocks(), log.sort().unwrap()).unwrap();
-            let segment = IndexSegment::new("Task", packs, blocks(), entries).unwrap();
-            prop_assert_eq!(sorted, segment.encode());
         }
 
         /// Arbitrary bytes never panic the decoder, and whatever it accepts is canonical:

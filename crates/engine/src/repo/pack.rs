@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 const FOOTER_MAGIC: &[u8; 4] = b"CFPK";
 const VERSION: u8 = 2;
-/// Most bytes of record lines a block may give back (a bomb guard: blocks hold ~2 MiB, and
+/// Most bytes of record lines a block may give back (a bomb guard: blocks hold ~512 KiB, and
 /// earlier writers' up to ~8 MiB).
 const MAX_LINES_BYTES: usize = 64 * 1024 * 1024;
 /// Footer: table length (u32be), magic, version.

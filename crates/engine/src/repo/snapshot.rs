@@ -13,9 +13,7 @@ use tokio::sync::OnceCell;
 
 use super::blobs::{BLOB_NAME_LEN, BlobPacker};
 use super::entries::EntryLog;
-use super::index::{
-    Block, EntryKind, IndexEntry, Location, RecordId, encode_sorted, store_segment,
-};
+use super::index::{Block, EntryKind, IndexEntry, IndexSegment, Location, RecordId};
 use super::manifest::{
     BlobTotals, FORMAT_VERSION, Journal, Manifest, ObjectState, RunKind, Watermark,
 };
@@ -26,15 +24,19 @@ use crate::error::{Error, Result};
 
 /// Uncompressed record bytes per block. Larger blocks compress better (records of one object
 /// repeat field names and values), smaller ones make a point read inflate less and take less
-/// memory: an object being written holds a block as lines, as columns and encoded, about three
-/// times this. Records take 32% fewer bytes in 8 MiB blocks than in 256 KiB ones at level 3
-/// (2.83 against 4.15 MB for 30 MB of generated Contacts, `zstd -b9 -B8388608` against
-/// `zstd -b3 -B262144`). On the peers org (benches/peers), 4 MiB blocks made the repository
-/// 0.6% larger than 8 MiB ones (48.12 against 47.85 MB), and 2 MiB blocks 1% larger again
-/// (48.76 against 48.28 MB) for peaks of 60-67 against 70-78 MiB, and 73 against 83-87 MiB
-/// on the 4x org: the record blocks of the objects being written are most of what a backup
-/// holds.
-const BLOCK_TARGET: usize = 2 * 1024 * 1024;
+/// memory: an object being written holds a block as lines, and a block being compressed is
+/// held as columns and encoded too. Records take 32% fewer bytes in 8 MiB blocks than in
+/// 256 KiB ones at level 3 (2.83 against 4.15 MB for 30 MB of generated Contacts,
+/// `zstd -b9 -B8388608` against `zstd -b3 -B262144`). On the peers org (benches/peers) the
+/// repository was 47.85 MB with 8 MiB blocks, 48.12 with 4 MiB, 48.76 with 2 MiB, 49.53 with
+/// 1 MiB and 50.93 with 512 KiB, against restic's 59.7. What the smaller blocks bought is
+/// memory, less of which grows with the org: peaks (means of five runs, the 1x org then the
+/// 4x org, with an object's index written in segments of `SEGMENT_ENTRIES`) of 51.9 and 61.0
+/// MiB at 1 MiB, and 48.7 and 56.9 MiB at 512 KiB; 2 MiB blocks had 56 and 67.6 MiB with one
+/// segment per object. Most of the 4x org's growth is in its file objects (Attachment and
+/// ContentVersion backed up alone: 42 against 55 MiB with 2 MiB blocks): their records fill
+/// blocks there, and not on the 1x org.
+const BLOCK_TARGET: usize = 512 * 1024;
 /// Room a block buffer is given at once: a block reaches [`BLOCK_TARGET`] plus the record that
 /// crosses it. Grown by doubling instead, the buffer was copied four times on the way and then
 /// doubled to 16 MiB for that last record (only touched pages take memory, so the room left
@@ -53,7 +55,16 @@ const BLOCK_LEVEL: i32 = 3;
 /// and 138 MiB at 2 MiB, while the 250 MB org's stayed at 115 MiB (interleaved runs of the two
 /// builds).
 const PACK_TARGET: usize = 2 * 1024 * 1024;
-/// Largest block a reader decompresses (a bomb guard; blocks are ~2 MiB, and were ~8 MiB).
+/// Entries in each index segment an object's run writes. The segments of one run hold
+/// consecutive ranges of its versions in (Id, stamp) order, so the ordering rule of
+/// `repository.md` §6 holds between them as between runs. Writing one holds its entries (40
+/// bytes each) and their encoding (47) at once: one segment for a whole object made that grow
+/// with the object (13 MB for the 150,000 Contacts of benches/peers' 4x org), and this many
+/// keep it near 3 MB while the 1x org's objects (at most 37,500 records) take two segments at
+/// most.
+pub const SEGMENT_ENTRIES: usize = 32 * 1024;
+/// Largest block a reader decompresses (a bomb guard; blocks are ~512 KiB, and were up to
+/// ~8 MiB).
 const MAX_BLOCK_CONTENT: u64 = 64 * 1024 * 1024;
 
 /// One version waiting for its block.
@@ -697,7 +708,7 @@ impl ObjectWriter {
             watermark,
             live,
             full_read: self.full_read,
-            index_segment: None,
+            index_segments: Vec::new(),
             versions: 0,
             gone: 0,
             blob_segment,
@@ -715,25 +726,43 @@ impl ObjectWriter {
             }
             done.versions = run.versions;
             done.gone = run.gone;
-            // The block buffer, the pack builder's buffers and the compressor go to the next
-            // object before the index is built: sorting, encoding and compressing a large
-            // object's entries takes a while, and other objects are being read meanwhile.
-            let (packs, blocks, mut entries) = run.into_index_parts(&self.buffers);
-            let object = done.object.clone();
-            // Off the task that drives the other objects' reads.
-            let stored = tokio::task::spawn_blocking(move || {
-                // Sorted by (Id, stamp); a first run's version read twice is kept once, and
-                // with stored versions `push` admitted one per pair.
-                let encoded = encode_sorted(&object, &packs, &blocks, entries.sort()?)?;
-                // The entries go before the encoding is compressed.
-                drop(entries);
-                store_segment(&encoded)
+            // The block buffer and the pack builder go to the next object before the index is
+            // built: sorting, encoding and compressing a large object's entries takes a while,
+            // and other objects are being read meanwhile.
+            let (packs, blocks, entries) = run.into_index_parts(&self.buffers);
+            // Sorted by (Id, stamp), off the task that drives the other objects' reads: a first
+            // run's version read twice is kept once, and with stored versions `push` admitted
+            // one per pair.
+            let mut entries = tokio::task::spawn_blocking(move || {
+                let mut entries = entries;
+                entries.sort()?;
+                Ok::<_, Error>(entries)
             })
             .await
             .map_err(|e| Error::Worker(e.to_string()))??;
-            let (name, size) = self.org.put_content(ContentKind::Index, stored).await?;
-            self.bytes_added += size;
-            done.index_segment = Some(name.to_hex());
+            // Merged already: this only reads them back.
+            let sorted = entries.sort()?;
+            let mut cursor = sorted.cursor();
+            let mut left = sorted.len();
+            while left > 0 {
+                let take = left.min(SEGMENT_ENTRIES);
+                left -= take;
+                let mut part = Vec::with_capacity(take);
+                while part.len() < take
+                    && let Some(entry) = cursor.next()?
+                {
+                    part.push(entry);
+                }
+                let (object, packs, blocks) = (done.object.clone(), packs.clone(), blocks.clone());
+                let stored = tokio::task::spawn_blocking(move || {
+                    IndexSegment::new(object, packs, blocks, part)?.to_stored()
+                })
+                .await
+                .map_err(|e| Error::Worker(e.to_string()))??;
+                let (name, size) = self.org.put_content(ContentKind::Index, stored).await?;
+                self.bytes_added += size;
+                done.index_segments.push(name.to_hex());
+            }
         }
         done.packs_added = std::mem::take(&mut self.packs_added);
         done.bytes_added = self.bytes_added;
@@ -749,7 +778,8 @@ pub struct FinishedObject {
     watermark: Option<Watermark>,
     live: u64,
     full_read: bool,
-    index_segment: Option<String>,
+    /// The index segments of the versions stored, in (Id, stamp) order.
+    index_segments: Vec<String>,
     versions: u64,
     gone: u64,
     blob_segment: Option<String>,
@@ -952,9 +982,7 @@ impl<'a> SnapshotWriter<'a> {
         if matches!(self.kind, RunKind::Full | RunKind::Reconcile) || done.full_read {
             state.last_full_ms = Some(self.started_ms);
         }
-        if let Some(segment) = done.index_segment.clone() {
-            state.index.push(segment);
-        }
+        state.index.extend(done.index_segments.iter().cloned());
         state.versions_added += done.versions;
         state.gone_added += done.gone;
         self.finished.insert(object);
@@ -969,7 +997,7 @@ impl<'a> SnapshotWriter<'a> {
         self.bytes_added += done.bytes_added;
         self.logical_bytes_added += done.logical_bytes_added;
         // Nothing stored: re-reading it costs little, unless it was a full read.
-        if done.index_segment.is_some() || done.full_read {
+        if !done.index_segments.is_empty() || done.full_read {
             self.write_journal().await?;
         }
         Ok(())
