@@ -5,7 +5,7 @@
 #![no_main]
 
 use coffer_compress::{Compressor, Decompressor, DictionarySet, Level, Limits, compress};
-use coffer_engine::repo::pack::{PackBuilder, block_line, block_lines};
+use coffer_engine::repo::pack::{BlockWorkspace, PackBuilder, block_line, block_lines};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -34,10 +34,11 @@ fuzz_target!(|data: &[u8]| {
     if lines.iter().any(|l| l.is_empty() || l.contains(&b'\n')) {
         return;
     }
-    let mut compressor = Compressor::new(Level::DEFAULT).expect("the default level is valid");
+    let mut workspace =
+        BlockWorkspace::new(Compressor::new(Level::DEFAULT).expect("the default level is valid"));
     let mut builder = PackBuilder::new();
     let info = builder
-        .push_block("Fuzz", &lines, &mut compressor)
+        .push_block("Fuzz", &lines, &mut workspace)
         .expect("lines that read back are written again");
     let (plaintext, _) = builder.finish().expect("a pack of one block finishes");
     let rewritten = &plaintext[info.offset as usize..][..info.length as usize];

@@ -19,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(record.get("Id").and_then(|v| v.as_str()), Some(id));
     }
     if blob_refs(line).is_ok_and(|names| !names.is_empty()) {
-        assert!(parsed().is_ok(), "bodies named by a line that is not a JSON object");
+        assert!(
+            parsed().is_ok(),
+            "bodies named by a line that is not a JSON object"
+        );
     }
 });

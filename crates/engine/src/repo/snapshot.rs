@@ -80,9 +80,9 @@ struct Pending {
 /// compressor, the column encoder and its output), one per block being compressed at once.
 /// With buffers freed at each object's end, every object faulted its blocks and packs in
 /// again, and the memory a run held depended on which objects happened to be written together.
-/// A workspace is taken only while a block compresses: objects being written outnumber the
-/// cores that compress their blocks, and a workspace per object made the peak of benches/peers'
-/// 4x org grow with the objects whose blocks fill (all of them there, few on the 1x org).
+/// A workspace is taken only while a block compresses, so they follow the cores rather than the
+/// objects being written: with `--parallel-objects 8` the 4x org of benches/peers peaked at
+/// 98-99 MiB against 102-103 with a workspace per object (no difference at the default three).
 #[derive(Clone)]
 struct RunBuffers {
     sets: Arc<Mutex<Vec<BufferSet>>>,
@@ -163,9 +163,9 @@ struct ObjectRun {
 
 impl ObjectRun {
     /// A run writing with a set of `buffers`.
-    fn new(buffers: &RunBuffers) -> Result<Self> {
+    fn new(buffers: &RunBuffers) -> Self {
         let (builder, block) = buffers.take();
-        Ok(Self {
+        Self {
             builder: Some(builder),
             block,
             block_records: 0,
@@ -174,7 +174,7 @@ impl ObjectRun {
             entries: EntryLog::default(),
             versions: 0,
             gone: 0,
-        })
+        }
     }
 
     /// Queues the record line `canonical` (without its newline) in the block being filled.
@@ -212,7 +212,7 @@ impl ObjectRun {
     }
 
     /// What the object's index is built from (packs, blocks, entries); the working buffers
-    /// (block buffer, pack builder, compressor) go back to `buffers` for the next object.
+    /// (block buffer, pack builder) go back to `buffers` for the next object.
     /// Called once the last block and pack are stored.
     fn into_index_parts(self, buffers: &RunBuffers) -> (Vec<[u8; 32]>, Vec<Block>, EntryLog) {
         let ObjectRun {
@@ -576,7 +576,7 @@ impl ObjectWriter {
         }
         let run = match &mut self.run {
             Some(run) => run,
-            None => self.run.insert(ObjectRun::new(&self.buffers)?),
+            None => self.run.insert(ObjectRun::new(&self.buffers)),
         };
         if pending.kind == EntryKind::Gone {
             run.gone += 1;
