@@ -407,7 +407,8 @@ async fn back_up_object<A: SalesforceApi + ?Sized>(
     order.extend(plan.blob_fields.iter().cloned());
     let mut summary = ObjectSummary {
         read: if full_due { "full" } else { "incremental" },
-        method: match method {
+        // As read: REST when the Bulk API refused the object (`start` asked it).
+        method: match extraction.method() {
             Method::Bulk => "bulk",
             Method::Rest => "rest",
         },

@@ -429,6 +429,12 @@ impl<'a, A: SalesforceApi + ?Sized> Extraction<'a, A> {
         self.stats
     }
 
+    /// The read path: the one chosen, or REST once the Bulk API refused the object (known
+    /// after [`Self::start`]).
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
     /// Where to resume if this extraction stops now.
     pub fn checkpoint(&self) -> Checkpoint {
         let mut pending: Vec<Pending> = Vec::with_capacity(self.stack.len() + 1);

@@ -893,6 +893,29 @@ async fn fault_invalid_entity_falls_back_to_rest_and_is_remembered() {
 }
 
 #[tokio::test]
+async fn an_extraction_says_rest_once_bulk_refused_the_object() {
+    let sim = start(Simulator::builder().faults(plan_of(FaultKind::InvalidEntity, 1))).await;
+    let client = builder(&sim).build().unwrap();
+    let expected = org_ids(&sim, &format!("SELECT Id FROM {BIG}"));
+    let plan = plan(&client, BIG).await;
+    let mut ex = Extraction::new(
+        &client,
+        plan,
+        Method::Bulk,
+        Window::full(far_future()),
+        opts(),
+        BulkSupport::default(),
+    )
+    .unwrap();
+    assert_eq!(ex.method(), Method::Bulk);
+    ex.start().await.unwrap();
+    assert_eq!(ex.method(), Method::Rest);
+    let mut records = Vec::new();
+    drain(&mut ex, &mut records).await.unwrap();
+    assert_exact(&records, &expected);
+}
+
+#[tokio::test]
 async fn fault_bulk_failed_retries_falls_back_to_rest() {
     let (stats, _) = fault_bulk(FaultKind::BulkFailedRetries, 1).await;
     assert_eq!(stats.bulk_fallbacks, 1);
