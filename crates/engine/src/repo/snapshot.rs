@@ -47,14 +47,15 @@ const BLOCK_CAPACITY: usize = BLOCK_TARGET + 512 * 1024;
 const PACK_CAPACITY: usize = PACK_TARGET + BLOCK_CAPACITY + BLOCK_CAPACITY / 128;
 /// zstd level of record blocks.
 const BLOCK_LEVEL: i32 = 3;
-/// Plaintext bytes per pack before a new one starts: a dozen or more blocks of records on the
-/// peers org, where records compress more than ten times (two or three blocks when blocks
-/// were 8 MiB). A pack is held in memory, and sealed into a copy, while it is built and stored, by
-/// each object written. At 8 MiB only a large object's packs filled, so peak memory grew with
-/// the org: on the 4x org of benches/peers the median peak of three runs was 151 MiB at 8 MiB
-/// and 138 MiB at 2 MiB, while the 250 MB org's stayed at 115 MiB (interleaved runs of the two
-/// builds).
-const PACK_TARGET: usize = 2 * 1024 * 1024;
+/// Plaintext bytes per pack before a new one starts: several blocks of records on the peers
+/// org, where records compress more than ten times. A pack is held in memory, and sealed into
+/// a copy, while it is built and stored, by each object written, so only objects whose packs
+/// fill hold a whole one: at 8 MiB only a large object's packs filled, and peak memory grew
+/// with the org (on the 4x org of benches/peers the median peak of three runs was 151 MiB at
+/// 8 MiB and 138 MiB at 2 MiB, while the 250 MB org's stayed at 115 MiB). At 512 KiB the file
+/// objects' record packs fill on the 4x org as on the 1x one: means of four runs were 48.5
+/// and 56.2 MiB against 49.7 and 58.8 at 2 MiB, with the same repository size (50.95 MB).
+const PACK_TARGET: usize = 512 * 1024;
 /// Entries in each index segment an object's run writes. The segments of one run hold
 /// consecutive ranges of its versions in (Id, stamp) order, so the ordering rule of
 /// `repository.md` §6 holds between them as between runs. Writing one holds its entries (40
